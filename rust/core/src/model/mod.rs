@@ -1,0 +1,10 @@
+//! The Mesos usage model: protobuf and protobuf-JSON decoding of
+//! `mesos.ResourceUsage`, and the validated [`Snapshot`] view the pipelines read.
+
+mod json_de;
+pub mod proto;
+mod snapshot;
+mod trace;
+
+pub use snapshot::{ExecutorKey, ExecutorView, Rejection, Snapshot, MIB};
+pub use trace::{decode_usage, load_trace, DecodeError, TraceFormat};
