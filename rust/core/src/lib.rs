@@ -8,4 +8,18 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod config;
+pub mod executors;
 pub mod model;
+pub mod pipeline;
+pub mod signal;
+pub mod stage;
+pub mod stages;
+pub mod tick;
+pub mod valve;
+
+pub use config::{build_pipeline, BuildOptions, ConfigError, ConfigErrors};
+pub use model::{decode_usage, load_trace, Snapshot};
+pub use pipeline::{Outcome, Pipeline, PipelineKind, Stopped};
+pub use tick::{Contention, Correction, Slack};
+pub use valve::ValveControl;

@@ -73,9 +73,13 @@ fn a_bad_field_is_named_by_record_line_and_path() {
     assert_eq!(err.line, Some(2));
     assert_eq!(err.path, "executors[0].statistics.timestamp");
     let text = err.to_string();
-    assert!(text.starts_with("record 1 (line 2): at `executors[0].statistics.timestamp`"), "{text}");
+    assert!(
+        text.starts_with("record 1 (line 2): at `executors[0].statistics.timestamp`"),
+        "{text}"
+    );
 
-    let fixture = r#"{"resource_usage": [{"executors": []}, {"total": [{"scalar": {"value": true}}]}]}"#;
+    let fixture =
+        r#"{"resource_usage": [{"executors": []}, {"total": [{"scalar": {"value": true}}]}]}"#;
     let err = load_trace(fixture).unwrap_err();
     assert_eq!(err.record, Some(1));
     assert_eq!(err.path, "resource_usage[1].total[0].scalar.value");

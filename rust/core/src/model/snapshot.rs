@@ -8,7 +8,7 @@ pub const MIB: f64 = 1024.0 * 1024.0;
 
 /// An executor's identity on an agent: the pair (framework id, executor id),
 /// as Mesos and the original Serenity key executors.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ExecutorKey {
     /// `executor_info.framework_id.value`.
     pub framework_id: String,

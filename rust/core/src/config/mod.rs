@@ -1,0 +1,378 @@
+//! Pipelines from TOML: parsing, operator overrides, and located validation.
+//!
+//! ```toml
+//! kind = "estimator"            # or "qos"
+//! description = "what this pipeline is for"
+//! executor_grace_ticks = 2      # forget an executor absent this many ticks
+//!
+//! [[stage]]
+//! type = "valve"
+//!
+//! [[stage]]
+//! type = "slack"
+//! fraction = 0.7
+//! ```
+//!
+//! Overrides (module parameters, CLI flags) are `key=value` for a top-level
+//! key, or `stage.key=value` where `stage` is a stage's `name` (default: its
+//! type) or its 1-based index; the value is TOML (a bare word is a string).
+
+mod error;
+pub mod reader;
+mod source;
+
+pub use error::{ConfigError, ConfigErrors, Origin};
+pub use reader::ParamReader;
+pub use source::Source;
+
+use crate::pipeline::{Pipeline, PipelineKind, PipelineSetup, StageInfo};
+use crate::signal::SignalNames;
+use crate::stages::{self, BuildContext};
+use crate::valve::ValveControl;
+use reader::OverrideValue;
+use std::sync::Arc;
+use toml::de::{DeTable, DeValue};
+
+/// Links a pipeline to the world when it is built.
+#[derive(Debug, Default, Clone)]
+pub struct BuildOptions {
+    /// The pipeline's own valve (created if `None`); operators open and
+    /// close it, e.g. through the module's HTTP route.
+    pub valve: Option<Arc<ValveControl>>,
+    /// For a QoS pipeline: the estimator's valve, which `pause_estimator`
+    /// closes while the controller corrects.
+    pub estimator_valve: Option<Arc<ValveControl>>,
+}
+
+struct ParsedOverride<'i> {
+    stage: Option<String>,
+    value: OverrideValue<'i>,
+}
+
+fn parse_override<'i>(text: &'i str, errors: &mut Vec<ConfigError>) -> Option<ParsedOverride<'i>> {
+    let Some((lhs, rhs)) = text.split_once('=') else {
+        errors.push(ConfigError {
+            origin: Origin::Override(text.to_owned()),
+            stage: None,
+            key: None,
+            value: None,
+            message: "an override must read `key=value` or `stage.key=value`".into(),
+        });
+        return None;
+    };
+    let lhs = lhs.trim();
+    let rhs = rhs.trim();
+    let (stage, key) = match lhs.rsplit_once('.') {
+        Some((s, k)) => (Some(s.trim().to_owned()), k.trim().to_owned()),
+        None => (None, lhs.to_owned()),
+    };
+    if key.is_empty() || stage.as_deref() == Some("") {
+        errors.push(ConfigError {
+            origin: Origin::Override(text.to_owned()),
+            stage: None,
+            key: Some(lhs.to_owned()),
+            value: None,
+            message: "an override must read `key=value` or `stage.key=value`".into(),
+        });
+        return None;
+    }
+    let value = match DeValue::parse(rhs) {
+        Ok(v) => v.into_inner(),
+        Err(_) => DeValue::String(rhs.into()),
+    };
+    Some(ParsedOverride {
+        stage,
+        value: OverrideValue {
+            key,
+            value,
+            text: text.to_owned(),
+        },
+    })
+}
+
+fn syntax_error(source: &Source<'_>, e: &toml::de::Error) -> ConfigError {
+    let origin = match e.span() {
+        Some(span) => source.origin(span.start),
+        None => source.origin(0),
+    };
+    ConfigError {
+        origin,
+        stage: None,
+        key: None,
+        value: None,
+        message: format!("TOML syntax: {}", e.message().trim()),
+    }
+}
+
+/// Builds a pipeline from a TOML text. `file` names it in messages and gives
+/// the pipeline its name (the file stem). Every problem is reported at once.
+pub fn build_pipeline(
+    file: &str,
+    text: &str,
+    overrides: &[String],
+    options: BuildOptions,
+) -> Result<Pipeline, ConfigErrors> {
+    let source = Source::new(file, text);
+    let mut errors = Vec::new();
+    let (doc, syntax) = DeTable::parse_recoverable(text);
+    if !syntax.is_empty() {
+        errors.extend(syntax.iter().map(|e| syntax_error(&source, e)));
+        return Err(ConfigErrors(errors));
+    }
+    let doc = doc.into_inner();
+
+    let parsed: Vec<ParsedOverride<'_>> = overrides
+        .iter()
+        .filter_map(|o| parse_override(o, &mut errors))
+        .collect();
+
+    let mut signals = SignalNames::default();
+    let top_origin = source.origin(0);
+
+    // Top level.
+    let mut top = ParamReader {
+        source: &source,
+        table: &doc,
+        overrides: parsed
+            .iter()
+            .filter(|p| p.stage.is_none())
+            .map(|p| &p.value)
+            .collect(),
+        stage: None,
+        table_origin: top_origin.clone(),
+        used: Vec::new(),
+        errors: &mut errors,
+        signals: &mut signals,
+    };
+    let kind = match top.opt_string("kind").as_deref() {
+        Some("estimator") => Some(PipelineKind::Estimator),
+        Some("qos") => Some(PipelineKind::Qos),
+        Some(_) => {
+            top.problem(Some("kind"), "must be \"estimator\" or \"qos\"");
+            None
+        }
+        None => {
+            top.problem(
+                None,
+                "missing `kind`: say kind = \"estimator\" or kind = \"qos\"",
+            );
+            None
+        }
+    };
+    let description = top.opt_string("description").unwrap_or_default();
+    let grace = top.u64("executor_grace_ticks", 2, reader::any_u64);
+    top.used.push("stage".into());
+    top.finish(&[]);
+
+    let stage_tables: Vec<&toml::Spanned<DeValue<'_>>> =
+        match doc.iter().find(|(k, _)| k.get_ref() == "stage") {
+            None => {
+                errors.push(ConfigError {
+                    origin: top_origin.clone(),
+                    stage: None,
+                    key: None,
+                    value: None,
+                    message: "no stages: add at least one [[stage]] table".into(),
+                });
+                Vec::new()
+            }
+            Some((_, v)) => match v.get_ref() {
+                DeValue::Array(items) if !items.is_empty() => items.iter().collect(),
+                _ => {
+                    errors.push(ConfigError {
+                        origin: source.origin(v.span().start),
+                        stage: None,
+                        key: Some("stage".into()),
+                        value: None,
+                        message: "`stage` must be an array of tables, written [[stage]]".into(),
+                    });
+                    Vec::new()
+                }
+            },
+        };
+
+    // Stage names (for overrides): the `name` key, else the type.
+    let names: Vec<String> = stage_tables
+        .iter()
+        .map(|t| match t.get_ref() {
+            DeValue::Table(tbl) => ["name", "type"]
+                .iter()
+                .find_map(|k| {
+                    tbl.iter()
+                        .find(|(key, _)| key.get_ref() == *k)
+                        .and_then(|(_, v)| match v.get_ref() {
+                            DeValue::String(s) => Some(s.to_string()),
+                            _ => None,
+                        })
+                })
+                .unwrap_or_default(),
+            _ => String::new(),
+        })
+        .collect();
+    for p in parsed.iter().filter(|p| p.stage.is_some()) {
+        let sel = p.stage.as_deref().unwrap_or_default();
+        let by_index = sel
+            .parse::<usize>()
+            .ok()
+            .filter(|i| *i >= 1 && *i <= names.len());
+        let matches = names.iter().filter(|n| n.as_str() == sel).count();
+        let message = if by_index.is_some() {
+            None
+        } else if matches == 0 {
+            Some(format!(
+                "no stage is named `{sel}` (stages: {}); use a stage name or a 1-based index",
+                names.join(", ")
+            ))
+        } else if matches > 1 {
+            Some(format!(
+                "{matches} stages are named `{sel}`; give them distinct `name`s or use a 1-based index"
+            ))
+        } else {
+            None
+        };
+        if let Some(message) = message {
+            errors.push(ConfigError {
+                origin: Origin::Override(p.value.text.clone()),
+                stage: None,
+                key: None,
+                value: None,
+                message,
+            });
+        }
+    }
+
+    let valve = options.valve.clone().unwrap_or_default();
+    let mut ctx = BuildContext {
+        kind: kind.unwrap_or(PipelineKind::Estimator),
+        valve: valve.clone(),
+        estimator_valve: options.estimator_valve.clone(),
+        has_valve: false,
+        stage_name: std::sync::Arc::from(""),
+    };
+    let mut built = Vec::new();
+    for (i, t) in stage_tables.iter().enumerate() {
+        let index = i + 1;
+        let DeValue::Table(table) = t.get_ref() else {
+            errors.push(ConfigError {
+                origin: source.origin(t.span().start),
+                stage: Some((index, "?".into())),
+                key: None,
+                value: None,
+                message: "a stage must be a table".into(),
+            });
+            continue;
+        };
+        let type_name = table
+            .iter()
+            .find(|(k, _)| k.get_ref() == "type")
+            .map(|(_, v)| (v, v.get_ref()));
+        let type_name = match type_name {
+            Some((_, DeValue::String(s))) => s.to_string(),
+            Some((v, _)) => {
+                errors.push(ConfigError {
+                    origin: source.origin(v.span().start),
+                    stage: Some((index, "?".into())),
+                    key: Some("type".into()),
+                    value: Some(source.snippet(v.span())),
+                    message: "must be a string naming a stage type".into(),
+                });
+                continue;
+            }
+            None => {
+                errors.push(ConfigError {
+                    origin: source.origin(t.span().start),
+                    stage: Some((index, "?".into())),
+                    key: None,
+                    value: None,
+                    message: "missing `type`".into(),
+                });
+                continue;
+            }
+        };
+        let stage_overrides: Vec<&OverrideValue<'_>> = parsed
+            .iter()
+            .filter(|p| match p.stage.as_deref() {
+                Some(sel) => sel == names[i] || sel.parse::<usize>().ok() == Some(index),
+                None => false,
+            })
+            .map(|p| &p.value)
+            .collect();
+        let mut r = ParamReader {
+            source: &source,
+            table,
+            overrides: stage_overrides,
+            stage: Some((index, type_name.clone())),
+            table_origin: source.origin(t.span().start),
+            used: Vec::new(),
+            errors: &mut errors,
+            signals: &mut signals,
+        };
+        let name = r.opt_string("name").unwrap_or_else(|| type_name.clone());
+        match stages::lookup(&type_name) {
+            None => {
+                let known: Vec<&str> = stages::STAGE_TYPES.iter().map(|s| s.name).collect();
+                r.problem(
+                    Some("type"),
+                    format!("unknown stage type (known: {})", known.join(", ")),
+                );
+            }
+            Some(st) => {
+                if let Some(k) = kind {
+                    if !st.kinds.contains(&k) {
+                        r.problem(
+                            Some("type"),
+                            format!(
+                                "a {} stage cannot run in a {} pipeline (it belongs in: {})",
+                                st.name,
+                                k.as_str(),
+                                st.kinds
+                                    .iter()
+                                    .map(|k| k.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        );
+                    }
+                }
+                ctx.stage_name = std::sync::Arc::from(name.as_str());
+                let stage = (st.build)(&mut r, &mut ctx);
+                r.finish(&["type", "name"]);
+                built.push((
+                    StageInfo {
+                        index,
+                        type_name: st.name,
+                        name,
+                    },
+                    stage,
+                ));
+            }
+        }
+    }
+
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    let Some(kind) = kind else {
+        return Err(ConfigErrors(vec![ConfigError {
+            origin: top_origin,
+            stage: None,
+            key: Some("kind".into()),
+            value: None,
+            message: "missing `kind`".into(),
+        }]));
+    };
+    let name = std::path::Path::new(file)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| file.to_owned());
+    Ok(Pipeline::new(PipelineSetup {
+        kind,
+        name,
+        description,
+        grace_ticks: grace,
+        stages: built,
+        signals,
+        valve,
+        has_valve: ctx.has_valve,
+    }))
+}
