@@ -82,6 +82,7 @@ pub(crate) struct PipelineSetup {
     pub name: String,
     pub description: String,
     pub grace_ticks: u64,
+    pub interval_secs: f64,
     pub stages: Vec<(StageInfo, Box<dyn Stage>)>,
     pub signals: SignalNames,
     pub valve: Arc<ValveControl>,
@@ -98,6 +99,7 @@ pub struct Pipeline {
     registry: ExecutorRegistry,
     state: TickState,
     ticks: u64,
+    interval_secs: f64,
     valve: Arc<ValveControl>,
     has_valve: bool,
     said: Vec<u64>,
@@ -136,6 +138,7 @@ impl Pipeline {
             registry: ExecutorRegistry::new(setup.grace_ticks),
             state: TickState::default(),
             ticks: 0,
+            interval_secs: setup.interval_secs,
             valve: setup.valve,
             has_valve: setup.has_valve,
             said: Vec::new(),
@@ -167,6 +170,12 @@ impl Pipeline {
     /// The signal names (built-ins and those stages write).
     pub fn signals(&self) -> &SignalNames {
         &self.signals
+    }
+
+    /// Seconds between ticks when the pipeline paces itself (the QoS
+    /// controller's poll delay, the node agent's period): `interval_secs`.
+    pub fn interval_secs(&self) -> f64 {
+        self.interval_secs
     }
 
     /// The pipeline's valve (open/close from outside).

@@ -4,6 +4,7 @@
 //! kind = "estimator"            # or "qos"
 //! description = "what this pipeline is for"
 //! executor_grace_ticks = 2      # forget an executor absent this many ticks
+//! interval_secs = 1.0           # how often the QoS controller / node agent ticks
 //!
 //! [[stage]]
 //! type = "valve"
@@ -161,6 +162,7 @@ pub fn build_pipeline(
     };
     let description = top.opt_string("description").unwrap_or_default();
     let grace = top.u64("executor_grace_ticks", 2, reader::any_u64);
+    let interval_secs = top.f64("interval_secs", 1.0, reader::positive);
     top.used.push("stage".into());
     top.finish(&[]);
 
@@ -370,6 +372,7 @@ pub fn build_pipeline(
         name,
         description,
         grace_ticks: grace,
+        interval_secs,
         stages: built,
         signals,
         valve,
