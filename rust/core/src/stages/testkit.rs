@@ -1,0 +1,115 @@
+//! Test helpers for stage unit tests: pipelines from TOML text, hand-made
+//! snapshots, and signal injection by name.
+
+use crate::config::{build_pipeline, BuildOptions};
+use crate::model::proto::{
+    Executor, ExecutorId, ExecutorInfo, FrameworkId, Resource, ResourceStatistics, ResourceUsage,
+    RevocableInfo, Scalar,
+};
+use crate::model::Snapshot;
+use crate::pipeline::Pipeline;
+use crate::signal::{SignalNames, SignalTable};
+
+/// An executor of a hand-made snapshot.
+#[derive(Debug, Clone)]
+pub struct ExecSpec {
+    pub id: &'static str,
+    pub revocable: bool,
+    pub cpus: f64,
+    pub stats: bool,
+}
+
+/// A production executor with `cpus` allocated.
+pub fn pr(id: &'static str, cpus: f64) -> ExecSpec {
+    ExecSpec {
+        id,
+        revocable: false,
+        cpus,
+        stats: true,
+    }
+}
+
+/// A best-effort executor with `cpus` revocable cpus allocated.
+pub fn be(id: &'static str, cpus: f64) -> ExecSpec {
+    ExecSpec {
+        id,
+        revocable: true,
+        cpus,
+        stats: true,
+    }
+}
+
+/// A pipeline from TOML text; panics with every configuration problem.
+pub fn pipeline(text: &str) -> Pipeline {
+    pipeline_with(text, BuildOptions::default())
+}
+
+/// A pipeline from TOML text with build options.
+pub fn pipeline_with(text: &str, options: BuildOptions) -> Pipeline {
+    match build_pipeline("test.toml", text, &[], options) {
+        Ok(p) => p,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// The configuration errors of a TOML text, as strings.
+pub fn config_errors(text: &str) -> Vec<String> {
+    match build_pipeline("test.toml", text, &[], BuildOptions::default()) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.0.iter().map(|e| e.to_string()).collect(),
+    }
+}
+
+/// A snapshot of `execs` (framework "fw"), statistics stamped `ts`.
+pub fn snapshot(execs: &[ExecSpec], total_cpus: Option<f64>, ts: f64) -> Snapshot {
+    let executors = execs
+        .iter()
+        .map(|e| Executor {
+            executor_info: Some(ExecutorInfo {
+                executor_id: Some(ExecutorId {
+                    value: Some(e.id.to_owned()),
+                }),
+                framework_id: Some(FrameworkId {
+                    value: Some("fw".to_owned()),
+                }),
+                ..Default::default()
+            }),
+            allocated: vec![Resource {
+                name: Some("cpus".into()),
+                r#type: Some(0),
+                scalar: Some(Scalar {
+                    value: Some(e.cpus),
+                }),
+                revocable: e.revocable.then_some(RevocableInfo {}),
+                ..Default::default()
+            }],
+            statistics: e.stats.then(|| ResourceStatistics {
+                timestamp: Some(ts),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .collect();
+    let total = total_cpus
+        .map(|c| Resource {
+            name: Some("cpus".into()),
+            r#type: Some(0),
+            scalar: Some(Scalar { value: Some(c) }),
+            ..Default::default()
+        })
+        .into_iter()
+        .collect();
+    Snapshot::new(ResourceUsage { executors, total })
+}
+
+/// Sets signal `name` of `row`; panics if the pipeline does not know it.
+pub fn set(t: &mut SignalTable, n: &SignalNames, row: usize, name: &str, v: f64) {
+    let id = n.lookup(name).unwrap_or_else(|| panic!("no signal {name}"));
+    t.set(row, id, Some(v));
+}
+
+/// Clears signal `name` of `row`.
+pub fn clear(t: &mut SignalTable, n: &SignalNames, row: usize, name: &str) {
+    let id = n.lookup(name).unwrap_or_else(|| panic!("no signal {name}"));
+    t.set(row, id, None);
+}
