@@ -37,7 +37,9 @@ pub use cgroup_v1::CgroupV1;
 pub use cgroup_v2::CgroupV2;
 pub use discovery::{container_id_from_dir_name, discover_v1, discover_v2, DiscoveredGroup};
 pub use error::ProbeError;
-pub use mount::{cgroup_mounts, ensure_perf_event_hierarchy, CgroupMount, MOUNTINFO_PATH};
+pub use mount::{
+    cgroup_mounts, ensure_perf_event_hierarchy, perf_event_mount, CgroupMount, MOUNTINFO_PATH,
+};
 pub use perf::{
     CgroupPerfCounters, EventSupport, PerfEvent, PerfInterval, PerfReading, PerfSampler, RawCount,
 };

@@ -32,21 +32,29 @@ pub fn cgroup_mounts() -> Result<Vec<CgroupMount>, ProbeError> {
     parse_mountinfo(&content).map_err(|e| e.in_file(path))
 }
 
-/// Returns the mount point of the v1 perf_event hierarchy, mounting it at
-/// `<root>/perf_event` first if it is not mounted anywhere.
+/// Returns the root of the hierarchy whose groups per-cgroup perf counters
+/// can observe, mounting a v1 perf_event hierarchy at `<root>/perf_event`
+/// when needed:
 ///
-/// On a pure cgroup v2 host do not call this: perf_event is implicitly
-/// enabled in the unified hierarchy, and binding it to a v1 hierarchy takes it
-/// away from v2. Pass the v2 group directories to
-/// [`crate::CgroupPerfCounters::open`] directly instead.
+/// 1. a v1 hierarchy with the perf_event controller is mounted: its mount
+///    point;
+/// 2. `root` itself is a cgroup2 mount (a pure v2 host): `root`, unchanged,
+///    because perf_event is implicitly enabled in every v2 group (mounting it
+///    on v1 would take it away from v2);
+/// 3. otherwise (a v1 or hybrid host): mounts `cgroup -o perf_event` at
+///    `<root>/perf_event` (creating the directory) and returns that.
 ///
-/// A freshly mounted hierarchy has every process in its root group: the
+/// A freshly mounted v1 hierarchy has every process in its root group: the
 /// container groups must be created in it and the containers' processes
 /// attached (as Mesos's `cgroups/perf_event` isolator does) before per-cgroup
-/// counters see anything.
+/// counters see anything. Mounting needs CAP_SYS_ADMIN.
 pub fn ensure_perf_event_hierarchy(root: &Path) -> Result<PathBuf, ProbeError> {
-    if let Some(existing) = find_perf_event_mount()? {
+    let mounts = cgroup_mounts()?;
+    if let Some(existing) = perf_event_mount(&mounts) {
         return Ok(existing);
+    }
+    if mounts.iter().any(|m| m.unified && m.mount_point == root) {
+        return Ok(root.to_path_buf());
     }
     let target = root.join("perf_event");
     fs::create_dir_all(&target).map_err(|e| ProbeError::Mount {
@@ -56,12 +64,11 @@ pub fn ensure_perf_event_hierarchy(root: &Path) -> Result<PathBuf, ProbeError> {
     match mount_cgroup_v1(&target, "perf_event") {
         Ok(()) => Ok(target),
         // Someone else mounted it in the meantime.
-        Err(err) if err.raw_os_error() == Some(libc::EBUSY) => {
-            find_perf_event_mount()?.ok_or(ProbeError::Mount {
+        Err(err) if err.raw_os_error() == Some(libc::EBUSY) => perf_event_mount(&cgroup_mounts()?)
+            .ok_or(ProbeError::Mount {
                 path: target,
                 source: err,
-            })
-        }
+            }),
         Err(err) => Err(ProbeError::Mount {
             path: target,
             source: err,
@@ -69,11 +76,12 @@ pub fn ensure_perf_event_hierarchy(root: &Path) -> Result<PathBuf, ProbeError> {
     }
 }
 
-fn find_perf_event_mount() -> Result<Option<PathBuf>, ProbeError> {
-    Ok(cgroup_mounts()?
-        .into_iter()
+/// The mount point of the v1 hierarchy that has the perf_event controller.
+pub fn perf_event_mount(mounts: &[CgroupMount]) -> Option<PathBuf> {
+    mounts
+        .iter()
         .find(|m| !m.unified && m.controllers.iter().any(|c| c == "perf_event"))
-        .map(|m| m.mount_point))
+        .map(|m| m.mount_point.clone())
 }
 
 fn mount_cgroup_v1(target: &Path, controllers: &str) -> io::Result<()> {
@@ -199,6 +207,11 @@ mod tests {
         assert!(mounts[3].controllers.is_empty());
         assert_eq!(mounts[4].mount_point, PathBuf::from("/mnt/my cgroups"));
         assert_eq!(mounts[4].controllers, ["perf_event"]);
+        assert_eq!(
+            perf_event_mount(&mounts),
+            Some(PathBuf::from("/mnt/my cgroups"))
+        );
+        assert_eq!(perf_event_mount(&mounts[..4]), None);
     }
 
     #[test]

@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::Duration;
 
-use serenity_probe::{cgroup_mounts, discover_v2, CgroupV2};
+use serenity_probe::{
+    cgroup_mounts, discover_v2, perf_event_mount, CgroupPerfCounters, CgroupV2, EventSupport,
+    PerfEvent,
+};
 use support::{attach, serial, skip, spawn_busy, Groups};
 
 /// The unified hierarchy's mount point, or a SKIP line.
@@ -147,4 +150,58 @@ fn v2_discovery_finds_the_containers_of_both_kubernetes_layouts() {
         assert_eq!(sample.processes, Some(0), "{}", group.path.display());
         assert_eq!(sample.cpu_usage_secs, Some(0.0));
     }
+}
+
+#[test]
+fn perf_task_clock_of_a_v2_group_matches_its_usage() {
+    let test = "perf_task_clock_of_a_v2_group_matches_its_usage";
+    if !support::root_or_skip(test) {
+        return;
+    }
+    let _serial = serial();
+    let Some(root) = unified_root(test) else {
+        return;
+    };
+    if let Some(v1) = cgroup_mounts().ok().as_deref().and_then(perf_event_mount) {
+        skip(
+            test,
+            &format!(
+                "perf_event is bound to the v1 hierarchy at {}, so v2 groups have no \
+                 perf_event controller (the perf_live tests cover that layout)",
+                v1.display()
+            ),
+        );
+        return;
+    }
+    let mut groups = Groups::new();
+    let Some(group) = test_parent(test, &root, &mut groups) else {
+        return;
+    };
+    let mut counters = CgroupPerfCounters::open(&group).expect("open counters on a v2 group");
+    assert_eq!(
+        counters.support_of(PerfEvent::TaskClock),
+        Some(&EventSupport::Counting)
+    );
+    let reader = CgroupV2::new(&root);
+    let mut busy = spawn_busy();
+    attach(&group, busy.pid());
+    busy.release();
+    thread::sleep(Duration::from_millis(300));
+    let r0 = counters.read().expect("read perf");
+    let u0 = reader.read(&group).expect("read").cpu_usage_secs.unwrap();
+    thread::sleep(Duration::from_secs(1));
+    let r1 = counters.read().expect("read perf");
+    let u1 = reader.read(&group).expect("read").cpu_usage_secs.unwrap();
+    let task_clock = r1.interval_since(&r0).task_clock_secs().unwrap();
+    let usage = u1 - u0;
+    let relative = (task_clock - usage).abs() / usage;
+    eprintln!(
+        "v2 group: task-clock {task_clock:.6} s, usage_usec {usage:.6} s, difference {:.3}%",
+        relative * 100.0
+    );
+    assert!(usage > 0.2, "the spinning child ran, got {usage} s");
+    // Same reasoning as perf_live: two accountings of the same run time,
+    // read a few microseconds apart.
+    assert!(relative <= 0.02);
+    drop(busy);
 }

@@ -11,10 +11,9 @@ use std::thread;
 use std::time::Duration;
 
 use serenity_probe::{
-    ensure_perf_event_hierarchy, CgroupPerfCounters, CgroupV1, EventSupport, PerfEvent,
-    PerfSampler, ProbeError,
+    CgroupPerfCounters, CgroupV1, EventSupport, PerfEvent, PerfSampler, ProbeError,
 };
-use support::{attach, serial, skip, spawn_busy, write, Busy, Groups};
+use support::{attach, serial, skip, spawn_busy, write, Busy, Groups, PerfMount};
 
 const ROOT: &str = "/sys/fs/cgroup";
 
@@ -53,9 +52,11 @@ struct Container {
     reader: CgroupV1,
     perf_dir: PathBuf,
     acct_dir: PathBuf,
-    // Field order is drop order: the child dies before its groups go.
+    // Field order is drop order: the child dies, then its groups go, then a
+    // perf_event hierarchy this test mounted is unmounted.
     busy: Option<Busy>,
     _groups: Groups,
+    _perf_mount: PerfMount,
 }
 
 impl Container {
@@ -64,8 +65,17 @@ impl Container {
         if !support::root_or_skip(test) {
             return None;
         }
-        let perf_root = match ensure_perf_event_hierarchy(Path::new(ROOT)) {
-            Ok(path) => path,
+        let prefix = support::unique_name();
+        let reader = CgroupV1::new(ROOT, &prefix);
+        let (Some(cpu), Some(acct)) = (reader.hierarchy("cpu"), reader.hierarchy("cpuacct")) else {
+            skip(
+                test,
+                "no cgroup v1 cpu and cpuacct hierarchies (pure v2 hosts: see cgroup_v2_live)",
+            );
+            return None;
+        };
+        let perf_mount = match PerfMount::ensure(Path::new(ROOT)) {
+            Ok(mount) => mount,
             Err(e) => {
                 skip(
                     test,
@@ -74,12 +84,7 @@ impl Container {
                 return None;
             }
         };
-        let prefix = support::unique_name();
-        let reader = CgroupV1::new(ROOT, &prefix);
-        let (Some(cpu), Some(acct)) = (reader.hierarchy("cpu"), reader.hierarchy("cpuacct")) else {
-            skip(test, "no cgroup v1 cpu and cpuacct hierarchies");
-            return None;
-        };
+        let perf_root = perf_mount.path.clone();
         let mut groups = Groups::new();
         let mut leaves = Vec::new();
         for h in [&cpu, &acct, &perf_root] {
@@ -104,6 +109,7 @@ impl Container {
             reader,
             busy: Some(busy),
             _groups: groups,
+            _perf_mount: perf_mount,
         })
     }
 
@@ -160,11 +166,15 @@ fn perf_task_clock_matches_cpuacct_usage_of_the_same_group() {
         interval.duration_secs,
         relative * 100.0
     );
-    // Both clocks are the scheduler's own accounting of the group's run time
-    // (perf's cgroup time vs. sum_exec_runtime), so they differ only by the
-    // gap between reading the counters and reading cpuacct.usage (tens of
-    // microseconds while running at 0.5 CPU) and by the accounting of the
-    // last partial slice; 2% of ~1 s is 20 ms, far above both.
+    // Tolerance: both numbers account the same run time of the same tasks.
+    // task-clock is the time the group is scheduled in on each CPU, on perf's
+    // clock; cpuacct.usage is the tasks' sum_exec_runtime, on the runqueue's
+    // task clock, which leaves out interrupt time when IRQ time accounting is
+    // on. They differ by that interrupt time, by the context-switch edges,
+    // and by the few microseconds between reading the counters and reading
+    // cpuacct.usage. Observed here: 0.04% to 0.3%. 2% of ~1 s (20 ms) leaves
+    // room for an interrupt-heavy host and still catches a counter that
+    // misses a CPU (50%) or counts another group.
     assert!(cpuacct > 0.8, "the group ran ~1 s of CPU, got {cpuacct}");
     assert!(
         relative <= 0.02,
@@ -210,7 +220,10 @@ fn perf_sampler_yields_consecutive_intervals() {
     for interval in [&first, &second] {
         let cpu = interval.task_clock_secs().unwrap() / interval.duration_secs;
         eprintln!("interval of {:.3} s: {cpu:.3} CPUs", interval.duration_secs);
-        assert!(cpu > 0.3 && cpu < 0.6, "a 0.5 CPU quota, measured {cpu}");
+        // A 0.5 s window spans 5 CFS periods of 100 ms; depending on phase it
+        // holds 4 to 6 bursts of 50 ms, so 0.4 to 0.6 CPUs, plus scheduling
+        // noise.
+        assert!(cpu > 0.3 && cpu < 0.7, "a 0.5 CPU quota, measured {cpu}");
     }
 }
 
@@ -236,7 +249,6 @@ fn hardware_events_are_counted_or_reported_unsupported() {
         match sampler.counters().support_of(event).expect("requested") {
             EventSupport::Counting => {
                 eprintln!("{event}: counting, {:?} in the interval", field);
-                assert!(has_pmu || field.is_some(), "counting implies a value");
                 // Cache misses of a register-only loop may honestly be few, but
                 // cycles and instructions of a spinning task cannot be zero.
                 if event != PerfEvent::CacheMisses {
@@ -323,4 +335,22 @@ fn counters_on_a_group_outside_the_perf_event_hierarchy_are_an_error() {
         ),
         "a misconfigured group is an error, not 'unsupported': {err}"
     );
+}
+
+#[test]
+fn ensure_perf_event_hierarchy_mounts_once_and_then_reuses_the_mount() {
+    let test = "ensure_perf_event_hierarchy_mounts_once_and_then_reuses_the_mount";
+    let _serial = serial();
+    let Some(container) = Container::new(test) else {
+        return;
+    };
+    let again = serenity_probe::ensure_perf_event_hierarchy(Path::new(ROOT)).expect("ensure");
+    let mounts = serenity_probe::cgroup_mounts().expect("mounts");
+    let perf_mounts: Vec<_> = mounts
+        .iter()
+        .filter(|m| m.controllers.iter().any(|c| c == "perf_event"))
+        .collect();
+    assert_eq!(perf_mounts.len(), 1, "exactly one perf_event hierarchy");
+    assert_eq!(perf_mounts[0].mount_point, again);
+    assert!(container.perf_dir.starts_with(&again));
 }

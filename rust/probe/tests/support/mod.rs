@@ -169,3 +169,71 @@ pub fn host_has_cpu_pmu() -> bool {
             || name.contains("pmu")
     })
 }
+
+/// The perf_event hierarchy for a test: mounted by
+/// [`serenity_probe::ensure_perf_event_hierarchy`] if it was absent, and then
+/// unmounted again on drop, so the host is left as it was found.
+pub struct PerfMount {
+    pub path: PathBuf,
+    mounted_here: bool,
+}
+
+impl PerfMount {
+    pub fn ensure(root: &Path) -> Result<PerfMount, serenity_probe::ProbeError> {
+        let before = serenity_probe::cgroup_mounts()?;
+        let was_there = serenity_probe::perf_event_mount(&before).is_some()
+            || before.iter().any(|m| m.unified && m.mount_point == root);
+        let path = serenity_probe::ensure_perf_event_hierarchy(root)?;
+        Ok(PerfMount {
+            path,
+            mounted_here: !was_there,
+        })
+    }
+}
+
+impl Drop for PerfMount {
+    fn drop(&mut self) {
+        if !self.mounted_here {
+            return;
+        }
+        let Ok(target) = std::ffi::CString::new(self.path.as_os_str().as_encoded_bytes()) else {
+            return;
+        };
+        // Removed groups linger until their last reference (an exiting task, a
+        // closed perf event) is released. Unmounting while one lingers keeps
+        // the hierarchy alive, unmounted, with perf_event still bound to it;
+        // so wait until only the root group is left.
+        for _ in 0..60 {
+            if perf_event_cgroup_count() <= Some(1) {
+                break;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        for _ in 0..40 {
+            // SAFETY: target is a valid NUL-terminated path that outlives the
+            // call; umount only reads it.
+            if unsafe { libc::umount(target.as_ptr()) } == 0 {
+                let _ = fs::remove_dir(&self.path);
+                return;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!(
+            "warning: could not unmount the test's perf_event hierarchy at {}: {}",
+            self.path.display(),
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+/// `num_cgroups` of the perf_event line of /proc/cgroups.
+fn perf_event_cgroup_count() -> Option<u64> {
+    let table = fs::read_to_string("/proc/cgroups").ok()?;
+    table.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        match fields.as_slice() {
+            ["perf_event", _hierarchy, count, _enabled] => count.parse().ok(),
+            _ => None,
+        }
+    })
+}
