@@ -21,9 +21,10 @@ pub fn serial() -> MutexGuard<'static, ()> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Prints `SKIP: <reason>` to stderr.
+/// Prints `SKIP: <reason>` to stderr, bypassing the test harness's output
+/// capture (which only catches `eprintln!`), so skips are never silent.
 pub fn skip(test: &str, reason: &str) {
-    eprintln!("SKIP: {test}: {reason}");
+    let _ = writeln!(std::io::stderr(), "SKIP: {test}: {reason}");
 }
 
 /// True when running as root; otherwise prints a SKIP line.
