@@ -31,6 +31,7 @@ mod error;
 pub mod host;
 mod mount;
 pub mod perf;
+mod perf_sample;
 mod sample;
 
 pub use cgroup_v1::CgroupV1;
