@@ -17,10 +17,21 @@ fn tick_bytes(n: usize, t: u64) -> Vec<u8> {
     let specs: Vec<ExecutorSpec> = (0..n)
         .map(|i| {
             let rate = 0.1 + (i % 10) as f64 * 0.08;
-            ExecutorSpec::new("20260101-000000-0000-0000", &format!("executor-{i:05}"), i % 4 == 0, 1.0, 512.0)
-                .cpu(1_700_000_000.0 + t as f64, t as f64 * rate)
-                .perf(1_700_000_000.0 + t as f64, 1.0, 2_000_000_000, 1_500_000_000 + (t % 13) * 1_000_000)
-                .rss(200 << 20)
+            ExecutorSpec::new(
+                "20260101-000000-0000-0000",
+                &format!("executor-{i:05}"),
+                i % 4 == 0,
+                1.0,
+                512.0,
+            )
+            .cpu(1_700_000_000.0 + t as f64, t as f64 * rate)
+            .perf(
+                1_700_000_000.0 + t as f64,
+                1.0,
+                2_000_000_000,
+                1_500_000_000 + (t % 13) * 1_000_000,
+            )
+            .rss(200 << 20)
         })
         .collect();
     usage(n as f64 * 0.8, n as f64 * 512.0, &specs).encode_to_vec()

@@ -10,12 +10,20 @@ use serenity_core::{build_pipeline, BuildOptions, Pipeline, PipelineKind, Snapsh
 fn shipped() -> Vec<Pipeline> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../pipelines");
     let mut out = Vec::new();
-    let mut files: Vec<_> = std::fs::read_dir(dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
     files.sort();
-    for path in files.into_iter().filter(|p| p.extension().is_some_and(|e| e == "toml")) {
+    for path in files
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+    {
         let text = std::fs::read_to_string(&path).unwrap();
         let name = path.display().to_string();
-        out.push(build_pipeline(&name, &text, &[], BuildOptions::default()).unwrap_or_else(|e| panic!("{e}")));
+        out.push(
+            build_pipeline(&name, &text, &[], BuildOptions::default())
+                .unwrap_or_else(|e| panic!("{e}")),
+        );
     }
     // Always exercise the always-present stages too.
     let inline = r#"kind = "estimator"
@@ -47,13 +55,18 @@ fn wild_f64() -> impl Strategy<Value = f64> {
 }
 
 fn resource() -> impl Strategy<Value = Resource> {
-    (prop_oneof![Just("cpus"), Just("mem"), Just("disk")], wild_f64(), any::<bool>()).prop_map(|(n, v, rev)| Resource {
-        name: Some(n.to_owned()),
-        r#type: Some(0),
-        scalar: Some(Scalar { value: Some(v) }),
-        revocable: rev.then_some(RevocableInfo {}),
-        ..Default::default()
-    })
+    (
+        prop_oneof![Just("cpus"), Just("mem"), Just("disk")],
+        wild_f64(),
+        any::<bool>(),
+    )
+        .prop_map(|(n, v, rev)| Resource {
+            name: Some(n.to_owned()),
+            r#type: Some(0),
+            scalar: Some(Scalar { value: Some(v) }),
+            revocable: rev.then_some(RevocableInfo {}),
+            ..Default::default()
+        })
 }
 
 fn statistics() -> impl Strategy<Value = Option<ResourceStatistics>> {
@@ -67,24 +80,26 @@ fn statistics() -> impl Strategy<Value = Option<ResourceStatistics>> {
             proptest::option::of((any::<u32>(), any::<u32>())),
             proptest::option::of((wild_f64(), wild_f64(), any::<u64>(), any::<u64>())),
         )
-            .prop_map(|(ts, user, sys, limit, rss, thr, perf)| ResourceStatistics {
-                timestamp: ts,
-                cpus_user_time_secs: user,
-                cpus_system_time_secs: sys,
-                cpus_limit: limit,
-                mem_rss_bytes: rss,
-                mem_limit_bytes: rss.map(|r| r / 2),
-                cpus_nr_periods: thr.map(|t| t.0),
-                cpus_nr_throttled: thr.map(|t| t.1),
-                perf: perf.map(|(start, d, c, i)| PerfStatistics {
-                    timestamp: Some(start),
-                    duration: Some(d),
-                    cycles: Some(c),
-                    instructions: Some(i),
+            .prop_map(
+                |(ts, user, sys, limit, rss, thr, perf)| ResourceStatistics {
+                    timestamp: ts,
+                    cpus_user_time_secs: user,
+                    cpus_system_time_secs: sys,
+                    cpus_limit: limit,
+                    mem_rss_bytes: rss,
+                    mem_limit_bytes: rss.map(|r| r / 2),
+                    cpus_nr_periods: thr.map(|t| t.0),
+                    cpus_nr_throttled: thr.map(|t| t.1),
+                    perf: perf.map(|(start, d, c, i)| PerfStatistics {
+                        timestamp: Some(start),
+                        duration: Some(d),
+                        cycles: Some(c),
+                        instructions: Some(i),
+                        ..Default::default()
+                    }),
                     ..Default::default()
-                }),
-                ..Default::default()
-            }),
+                },
+            ),
     )
 }
 
@@ -97,28 +112,33 @@ fn executor() -> impl Strategy<Value = Executor> {
         statistics(),
         proptest::option::of(0u8..3),
     )
-        .prop_map(|(id, fw, has_info, allocated, statistics, container)| Executor {
-            executor_info: has_info.then(|| ExecutorInfo {
-                executor_id: Some(ExecutorId {
-                    value: Some(format!("e{id}")),
+        .prop_map(
+            |(id, fw, has_info, allocated, statistics, container)| Executor {
+                executor_info: has_info.then(|| ExecutorInfo {
+                    executor_id: Some(ExecutorId {
+                        value: Some(format!("e{id}")),
+                    }),
+                    framework_id: Some(FrameworkId {
+                        value: Some(format!("f{fw}")),
+                    }),
+                    ..Default::default()
                 }),
-                framework_id: Some(FrameworkId {
-                    value: Some(format!("f{fw}")),
+                allocated,
+                statistics,
+                container_id: container.map(|c| ContainerId {
+                    value: Some(format!("c{c}")),
+                    parent: None,
                 }),
-                ..Default::default()
-            }),
-            allocated,
-            statistics,
-            container_id: container.map(|c| ContainerId {
-                value: Some(format!("c{c}")),
-                parent: None,
-            }),
-            tasks: Vec::new(),
-        })
+                tasks: Vec::new(),
+            },
+        )
 }
 
 fn usage() -> impl Strategy<Value = ResourceUsage> {
-    (proptest::collection::vec(executor(), 0..8), proptest::collection::vec(resource(), 0..3))
+    (
+        proptest::collection::vec(executor(), 0..8),
+        proptest::collection::vec(resource(), 0..3),
+    )
         .prop_map(|(executors, total)| ResourceUsage { executors, total })
 }
 

@@ -27,7 +27,11 @@ static A: Counting = Counting;
 
 #[test]
 fn live_heap_does_not_grow_across_steady_state_ticks() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/steady.toml")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/steady.toml"
+    ))
+    .unwrap();
     let mut p = build_pipeline("steady.toml", &text, &[], BuildOptions::default()).unwrap();
     let snaps: Vec<Snapshot> = (0..400)
         .map(|t| {
@@ -50,5 +54,9 @@ fn live_heap_does_not_grow_across_steady_state_ticks() {
         p.tick(s);
     }
     let after = LIVE.load(Ordering::SeqCst);
-    assert!(after - before <= 0, "live heap grew by {} bytes over 300 steady ticks", after - before);
+    assert!(
+        after - before <= 0,
+        "live heap grew by {} bytes over 300 steady ticks",
+        after - before
+    );
 }

@@ -28,7 +28,13 @@ pub struct ExecutorSpec {
 
 impl ExecutorSpec {
     /// An executor with allocated cpus and memory and no statistics.
-    pub fn new(framework_id: &str, executor_id: &str, revocable: bool, cpus: f64, mem_mib: f64) -> Self {
+    pub fn new(
+        framework_id: &str,
+        executor_id: &str,
+        revocable: bool,
+        cpus: f64,
+        mem_mib: f64,
+    ) -> Self {
         ExecutorSpec {
             framework_id: framework_id.to_owned(),
             executor_id: executor_id.to_owned(),
@@ -54,7 +60,9 @@ impl ExecutorSpec {
 
     /// Adds memory RSS in bytes.
     pub fn rss(mut self, bytes: u64) -> Self {
-        self.statistics.get_or_insert_with(Default::default).mem_rss_bytes = Some(bytes);
+        self.statistics
+            .get_or_insert_with(Default::default)
+            .mem_rss_bytes = Some(bytes);
         self
     }
 
