@@ -2,10 +2,8 @@
 //! snapshots, and signal injection by name.
 
 use crate::config::{build_pipeline, BuildOptions};
-use crate::model::proto::{
-    Executor, ExecutorId, ExecutorInfo, FrameworkId, Resource, ResourceStatistics, ResourceUsage,
-    RevocableInfo, Scalar,
-};
+use crate::model::build::{usage, ExecutorSpec as Spec};
+use crate::model::proto::ResourceStatistics;
 use crate::model::Snapshot;
 use crate::pipeline::Pipeline;
 use crate::signal::{SignalNames, SignalTable};
@@ -60,46 +58,26 @@ pub fn config_errors(text: &str) -> Vec<String> {
     }
 }
 
-/// A snapshot of `execs` (framework "fw"), statistics stamped `ts`.
+/// A snapshot of `execs` (framework "fw", 1 GiB each), statistics (only a
+/// timestamp) stamped `ts`; without `total_cpus` the agent reports no total.
 pub fn snapshot(execs: &[ExecSpec], total_cpus: Option<f64>, ts: f64) -> Snapshot {
-    let executors = execs
+    let specs: Vec<Spec> = execs
         .iter()
-        .map(|e| Executor {
-            executor_info: Some(ExecutorInfo {
-                executor_id: Some(ExecutorId {
-                    value: Some(e.id.to_owned()),
-                }),
-                framework_id: Some(FrameworkId {
-                    value: Some("fw".to_owned()),
-                }),
-                ..Default::default()
-            }),
-            allocated: vec![Resource {
-                name: Some("cpus".into()),
-                r#type: Some(0),
-                scalar: Some(Scalar {
-                    value: Some(e.cpus),
-                }),
-                revocable: e.revocable.then_some(RevocableInfo {}),
-                ..Default::default()
-            }],
-            statistics: e.stats.then(|| ResourceStatistics {
+        .map(|e| {
+            let mut s = Spec::new("fw", e.id, e.revocable, e.cpus, 1024.0);
+            s.container_id = None;
+            s.statistics = e.stats.then(|| ResourceStatistics {
                 timestamp: Some(ts),
                 ..Default::default()
-            }),
-            ..Default::default()
+            });
+            s
         })
         .collect();
-    let total = total_cpus
-        .map(|c| Resource {
-            name: Some("cpus".into()),
-            r#type: Some(0),
-            scalar: Some(Scalar { value: Some(c) }),
-            ..Default::default()
-        })
-        .into_iter()
-        .collect();
-    Snapshot::new(ResourceUsage { executors, total })
+    let mut u = usage(total_cpus.unwrap_or(1.0), 65536.0, &specs);
+    if total_cpus.is_none() {
+        u.total.clear();
+    }
+    Snapshot::new(u)
 }
 
 /// Sets signal `name` of `row`; panics if the pipeline does not know it.
