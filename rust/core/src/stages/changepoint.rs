@@ -14,6 +14,10 @@
 //! `warmup_samples` samples only teach the baseline; z = (x − μ)/σ is tested
 //! from the next one on, against the baseline as it was before x.
 //!
+//! Repeated readings: a sample bit-identical to the previous one is the same
+//! reading seen again (a perf window refreshed less often than the pipeline
+//! ticks) and is not counted, unless `skip_repeats = false`.
+//!
 //! Alarm and recovery: the baseline is frozen while in alarm; the detector
 //! reports the alarm on every sample (with the current z) until the signal is
 //! back within `recover_sigmas` of the frozen baseline on the side of the
@@ -104,6 +108,13 @@ pub struct BaselineParams {
     /// An alarm ends when the signal is back within this many σ of the
     /// frozen baseline (`recover_sigmas`, default 1.0).
     pub recover_sigmas: f64,
+    /// A sample bit-identical to the previous one is the same reading seen
+    /// again, not a new observation, and is not counted (`skip_repeats`,
+    /// default true). Mesos's perf isolator refreshes perf counters once per
+    /// perf interval (60 s by default) while the controller ticks every
+    /// second or two; counting each repeat would multiply the evidence of one
+    /// reading. While in alarm a repeat still reports the alarm.
+    pub skip_repeats: bool,
 }
 
 impl Default for BaselineParams {
@@ -114,6 +125,7 @@ impl Default for BaselineParams {
             min_sigma_fraction: 0.01,
             min_sigma: 1e-9,
             recover_sigmas: 1.0,
+            skip_repeats: true,
         }
     }
 }
@@ -199,6 +211,7 @@ pub(crate) struct Monitor<S: Statistic> {
     pub(crate) test: S,
     direction: Direction,
     alarm: Option<Shift>,
+    last: Option<f64>,
 }
 
 impl<S: Statistic> Monitor<S> {
@@ -208,11 +221,17 @@ impl<S: Statistic> Monitor<S> {
             test,
             direction,
             alarm: None,
+            last: None,
         }
     }
 
     pub(crate) fn update(&mut self, x: f64) -> Option<Alarm> {
         if !x.is_finite() {
+            return None;
+        }
+        let repeat = self.last.is_some_and(|l| l.to_bits() == x.to_bits());
+        self.last = Some(x);
+        if repeat && self.baseline.params.skip_repeats && self.alarm.is_none() {
             return None;
         }
         if let Some(shift) = self.alarm {
@@ -261,6 +280,7 @@ impl<S: Statistic> Monitor<S> {
 
     pub(crate) fn reset(&mut self) {
         self.alarm = None;
+        self.last = None;
         self.test.clear();
         self.baseline.reset();
     }
@@ -310,6 +330,7 @@ pub(crate) fn read_common(r: &mut ParamReader<'_, '_>) -> ChangepointParams {
         min_sigma_fraction: r.f64("min_sigma_fraction", d.min_sigma_fraction, non_negative),
         min_sigma: r.f64("min_sigma", d.min_sigma, positive),
         recover_sigmas: r.f64("recover_sigmas", d.recover_sigmas, non_negative),
+        skip_repeats: r.bool("skip_repeats", d.skip_repeats),
     };
     ChangepointParams {
         input,
@@ -477,6 +498,36 @@ mod tests {
             zero.update(0.0);
         }
         assert_eq!(zero.sigma(), 1e-9);
+    }
+
+    #[test]
+    fn a_repeated_reading_counts_once() {
+        use super::super::cusum::{Cusum, CusumParams};
+        let make = |skip_repeats| {
+            Cusum::new(
+                CusumParams::default(),
+                BaselineParams {
+                    skip_repeats,
+                    ..BaselineParams::default()
+                },
+            )
+        };
+        let (mut skip, mut count) = (make(true), make(false));
+        let mut rng = Rng::new(31);
+        for _ in 0..200 {
+            let x = 1.0 + 0.05 * rng.normal();
+            skip.update(x);
+            count.update(x);
+        }
+        // One reading 1.2σ low, seen 30 times: counted each time, CUSUM
+        // accumulates 0.7 per tick and alarms; counted once, it cannot.
+        let (mean, sigma) = skip.baseline();
+        let low = mean - 1.2 * sigma;
+        let skipped: Vec<_> = (0..30).filter_map(|_| skip.update(low)).collect();
+        assert!(skipped.is_empty());
+        let (mean, sigma) = count.baseline();
+        let low = mean - 1.2 * sigma;
+        assert!((0..30).any(|_| count.update(low).is_some()));
     }
 
     #[test]

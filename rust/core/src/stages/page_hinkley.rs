@@ -361,7 +361,7 @@ mod tests {
     }
 
     #[test]
-    fn without_forgetting_the_alarms_are_cusums() {
+    fn on_the_same_samples_the_alarms_are_exactly_cusums() {
         use super::super::cusum::{Cusum, CusumParams};
         let mut c = Cusum::new(
             CusumParams {

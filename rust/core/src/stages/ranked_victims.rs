@@ -210,12 +210,10 @@ impl Stage for RankedVictims {
         let usage_name = self.names.name(self.params.usage).to_owned();
         for &i in &chosen {
             let c = candidates[i];
-            let rank_reason = if c.violator() {
-                "allocation violator"
-            } else if c.age.is_some() {
-                "youngest remaining"
-            } else {
-                "age unknown, by usage"
+            let rank_reason = match c.age {
+                _ if c.violator() => "allocation violator".to_owned(),
+                Some(age) => format!("by age, {age:.0} s"),
+                None => "age unknown, by usage".to_owned(),
             };
             let reason = format!(
                 "{why}; rank {} of {} ({rank_reason}): {} frees {:.3} cpus",
@@ -357,7 +355,7 @@ type = \"ranked_victims\"
             r.contains("recover 2.500 cpus with 2 victim(s) freeing 3.300"),
             "{r}"
         );
-        assert!(r.contains("rank 1 of 3 (youngest remaining)"), "{r}");
+        assert!(r.contains("rank 1 of 3 (by age, 0 s)"), "{r}");
         assert!(out.contentions[0].handled);
     }
 }

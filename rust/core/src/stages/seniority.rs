@@ -150,4 +150,23 @@ type = \"seniority\"
         // ⌈1 × 0.1⌉ = 1.
         assert_eq!(victims(1, 0.01), vec!["b1"]);
     }
+
+    #[test]
+    fn executors_of_unknown_age_are_counted_but_never_chosen() {
+        let mut p = pipeline(PIPE);
+        let mut ghost = be("ghost", 1.0);
+        ghost.stats = false;
+        let snap = snapshot(&[be("b1", 1.0), ghost], Some(100.0), 0.0);
+        // ⌈2 × 0.6⌉ = 2, but only b1 has an age.
+        let out = p.tick_injecting(&snap, |t, n| set(t, n, 0, "cpu_usage", 50.6));
+        let v: Vec<&str> = out
+            .corrections
+            .iter()
+            .map(|c| snap.executors[c.row].key.executor_id.as_str())
+            .collect();
+        assert_eq!(v, vec!["b1"]);
+        assert!(out.corrections[0]
+            .reason
+            .contains("killing the 2 youngest of 2"));
+    }
 }
