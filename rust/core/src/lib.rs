@@ -18,7 +18,9 @@ pub mod stages;
 pub mod tick;
 pub mod valve;
 
-pub use config::{build_pipeline, BuildOptions, ConfigError, ConfigErrors};
+pub use config::{
+    build_pipeline, build_pipeline_with_stages, BuildOptions, ConfigError, ConfigErrors,
+};
 pub use model::{decode_usage, load_trace, Snapshot};
 pub use pipeline::{Outcome, Pipeline, PipelineKind, Stopped};
 pub use tick::{Contention, Correction, Slack};
