@@ -34,7 +34,7 @@ mod pipeline;
 pub mod qos;
 pub mod result;
 #[cfg(feature = "test-stages")]
-mod test_stages;
+pub mod test_stages;
 pub mod version;
 
 pub use error::serenity_config_error;

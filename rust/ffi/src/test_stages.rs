@@ -12,7 +12,7 @@ use serenity_core::PipelineKind;
 use std::sync::Arc;
 
 /// The extra stage types.
-pub(crate) static TEST_STAGES: &[StageType] = &[
+pub static TEST_STAGES: &[StageType] = &[
     StageType {
         name: "test_cpu_above",
         kinds: BOTH,
@@ -24,6 +24,12 @@ pub(crate) static TEST_STAGES: &[StageType] = &[
         kinds: BOTH,
         summary: "test stage: panics on tick `on_tick` (1-based), to exercise the panic boundary",
         build: build_panic,
+    },
+    StageType {
+        name: "test_close_estimator_valve",
+        kinds: &[PipelineKind::Qos],
+        summary: "test stage: closes the estimator's valve once, on the first tick",
+        build: build_close,
     },
 ];
 
@@ -80,6 +86,28 @@ impl Stage for PanicOn {
     fn run(&mut self, tick: &mut Tick<'_>) -> Flow {
         if tick.index == self.on_tick {
             panic!("test_panic: tick {} panics on purpose", tick.index);
+        }
+        Flow::Continue
+    }
+}
+
+struct CloseEstimatorValve {
+    valve: Option<Arc<serenity_core::ValveControl>>,
+}
+
+fn build_close(r: &mut ParamReader<'_, '_>, ctx: &mut BuildContext) -> Box<dyn Stage> {
+    if ctx.estimator_valve.is_none() {
+        r.problem(None, "no estimator valve is linked to this pipeline");
+    }
+    Box::new(CloseEstimatorValve {
+        valve: ctx.estimator_valve.clone(),
+    })
+}
+
+impl Stage for CloseEstimatorValve {
+    fn run(&mut self, _tick: &mut Tick<'_>) -> Flow {
+        if let Some(v) = self.valve.take() {
+            v.set(false);
         }
         Flow::Continue
     }
