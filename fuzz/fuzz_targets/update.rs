@@ -57,15 +57,32 @@ fn handles() -> &'static Handles {
         // SAFETY: valid strings and out-pointers for the calls.
         unsafe {
             assert_eq!(
-                serenity_estimator_new_from_text(n1.as_ptr(), t1.as_ptr(), std::ptr::null(), 0, &mut est, std::ptr::null_mut()),
+                serenity_estimator_new_from_text(
+                    n1.as_ptr(),
+                    t1.as_ptr(),
+                    std::ptr::null(),
+                    0,
+                    &mut est,
+                    std::ptr::null_mut()
+                ),
                 serenity_result::Ok
             );
             assert_eq!(
-                serenity_qos_new_from_text(n2.as_ptr(), t2.as_ptr(), std::ptr::null(), 0, &mut qos, std::ptr::null_mut()),
+                serenity_qos_new_from_text(
+                    n2.as_ptr(),
+                    t2.as_ptr(),
+                    std::ptr::null(),
+                    0,
+                    &mut qos,
+                    std::ptr::null_mut()
+                ),
                 serenity_result::Ok
             );
         }
-        Handles { est: est as usize, qos: qos as usize }
+        Handles {
+            est: est as usize,
+            qos: qos as usize,
+        }
     })
 }
 
@@ -76,9 +93,15 @@ fuzz_target!(|data: &[u8]| {
     let mut slack = serenity_slack::default();
     // SAFETY: live handles; `data` is readable for its length.
     let r = unsafe { serenity_estimator_update(est, data.as_ptr(), data.len(), &mut slack) };
-    assert!(matches!(r, serenity_result::Ok | serenity_result::InvalidUsage), "{r:?}");
+    assert!(
+        matches!(r, serenity_result::Ok | serenity_result::InvalidUsage),
+        "{r:?}"
+    );
     assert!(slack.cpus.is_finite() && slack.cpus >= 0.0, "{slack:?}");
-    assert!(slack.mem_bytes.is_finite() && slack.mem_bytes >= 0.0, "{slack:?}");
+    assert!(
+        slack.mem_bytes.is_finite() && slack.mem_bytes >= 0.0,
+        "{slack:?}"
+    );
     if r != serenity_result::Ok {
         assert_eq!((slack.cpus, slack.mem_bytes), (0.0, 0.0));
     }
@@ -86,7 +109,10 @@ fuzz_target!(|data: &[u8]| {
     let mut n = 0usize;
     // SAFETY: as above.
     let r = unsafe { serenity_qos_update(qos, data.as_ptr(), data.len(), &mut list, &mut n) };
-    assert!(matches!(r, serenity_result::Ok | serenity_result::InvalidUsage), "{r:?}");
+    assert!(
+        matches!(r, serenity_result::Ok | serenity_result::InvalidUsage),
+        "{r:?}"
+    );
     if r != serenity_result::Ok {
         assert_eq!(n, 0);
     }

@@ -52,7 +52,11 @@ fn every_corpus_input_is_answered_without_panic() {
         .map(|e| e.expect("entry").path())
         .collect();
     files.sort();
-    assert!(files.len() >= 24, "the committed corpus has {} files", files.len());
+    assert!(
+        files.len() >= 24,
+        "the committed corpus has {} files",
+        files.len()
+    );
     let est = Est::from_text("corpus-est.toml", ESTIMATOR, &[]).expect("valid");
     let qos = Qos::from_text("corpus-qos.toml", QOS, &[]).expect("valid");
     let (mut accepted, mut refused, mut killed) = (0, 0, 0);
@@ -60,9 +64,15 @@ fn every_corpus_input_is_answered_without_panic() {
         let data = std::fs::read(f).expect("readable");
         let name = f.file_name().unwrap().to_string_lossy();
         let (r, s) = est.update(&data);
-        assert!(matches!(r, serenity_result::Ok | serenity_result::InvalidUsage), "{name}: {r:?}");
+        assert!(
+            matches!(r, serenity_result::Ok | serenity_result::InvalidUsage),
+            "{name}: {r:?}"
+        );
         assert!(s.cpus.is_finite() && s.cpus >= 0.0, "{name}: {s:?}");
-        assert!(s.mem_bytes.is_finite() && s.mem_bytes >= 0.0, "{name}: {s:?}");
+        assert!(
+            s.mem_bytes.is_finite() && s.mem_bytes >= 0.0,
+            "{name}: {s:?}"
+        );
         let (q, kills) = qos.update(&data);
         assert_eq!(q, r, "{name}: both decode the same bytes");
         if r == serenity_result::Ok {
@@ -74,8 +84,14 @@ fn every_corpus_input_is_answered_without_panic() {
         }
         killed += kills.len();
     }
-    assert!(accepted >= 5 && refused >= 10, "accepted {accepted}, refused {refused}");
-    assert!(killed > 0, "some seed drives the QoS pipeline to a correction");
+    assert!(
+        accepted >= 5 && refused >= 10,
+        "accepted {accepted}, refused {refused}"
+    );
+    assert!(
+        killed > 0,
+        "some seed drives the QoS pipeline to a correction"
+    );
     assert_eq!(est.metrics().errors, refused as u64);
 }
 
@@ -92,9 +108,30 @@ fn varint(mut v: u64, out: &mut Vec<u8>) {
 fn seeds() -> Vec<(String, Vec<u8>)> {
     let mut out: Vec<(String, Vec<u8>)> = Vec::new();
     let one = usage(1.0, 4.0, &[Exec::new("pr", false, 2.0, 1.0)]);
-    let two_a = usage(1.0, 8.0, &[Exec::new("pr", false, 4.0, 1.0), Exec::new("be", true, 1.0, 1.0)]);
-    let two_b = usage(2.0, 8.0, &[Exec::new("pr", false, 4.0, 3.0), Exec::new("be", true, 1.0, 1.5)]);
-    let two_c = usage(3.0, 8.0, &[Exec::new("pr", false, 4.0, 5.0), Exec::new("be", true, 1.0, 2.0)]);
+    let two_a = usage(
+        1.0,
+        8.0,
+        &[
+            Exec::new("pr", false, 4.0, 1.0),
+            Exec::new("be", true, 1.0, 1.0),
+        ],
+    );
+    let two_b = usage(
+        2.0,
+        8.0,
+        &[
+            Exec::new("pr", false, 4.0, 3.0),
+            Exec::new("be", true, 1.0, 1.5),
+        ],
+    );
+    let two_c = usage(
+        3.0,
+        8.0,
+        &[
+            Exec::new("pr", false, 4.0, 5.0),
+            Exec::new("be", true, 1.0, 2.0),
+        ],
+    );
     out.push(("valid-empty".into(), vec![]));
     out.push(("valid-one-executor".into(), bytes(&one)));
     out.push(("valid-tick-a".into(), bytes(&two_a)));
@@ -133,7 +170,12 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
     varint(4, &mut v);
     v.extend_from_slice(&[3 << 3 | 2, 0xff, 0xff, 0x7f]);
     out.push(("oversized-length-nested-statistics".into(), v));
-    out.push(("overlong-varint".into(), vec![0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]));
+    out.push((
+        "overlong-varint".into(),
+        vec![
+            0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+        ],
+    ));
     out.push(("wire-type-group-start".into(), vec![0x0b, 0x0c]));
     out.push(("wire-type-7".into(), vec![0x0f, 0x00]));
     out.push(("huge-field-number".into(), {
@@ -143,9 +185,15 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
         v
     }));
     // Container parents nested deeper than any decoder should follow.
-    let mut c = proto::ContainerId { value: Some("leaf".into()), parent: None };
+    let mut c = proto::ContainerId {
+        value: Some("leaf".into()),
+        parent: None,
+    };
     for i in 0..150 {
-        c = proto::ContainerId { value: Some(format!("c{i}")), parent: Some(Box::new(c)) };
+        c = proto::ContainerId {
+            value: Some(format!("c{i}")),
+            parent: Some(Box::new(c)),
+        };
     }
     let mut deep = two_a.clone();
     deep.executors[0].container_id = Some(c);

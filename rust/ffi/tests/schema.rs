@@ -9,18 +9,20 @@
 //!   JSON is unknown to the Rust model (every key is consumed);
 //! - the same holds for the Mesos-style JSON (64-bit integers as numbers);
 //! - spot values (ids, container parent chains, revocable markers, times)
-//!   read from the JSON match the decoded message;
-//! and that the C ABI path (bytes) and the JSON path (`load_trace`) give
-//! identical decisions, slack and corrections, with the same pipelines.
+//!   read from the JSON match the decoded message.
+//!
+//! It also checks that the C ABI path (bytes) and the JSON path
+//! (`load_trace`) give identical decisions, slack and corrections, with the
+//! same pipelines.
 
 mod common;
 
 use common::*;
 use prost::Message;
+use serde_json::Value;
 use serenity_core::model::{proto, Snapshot};
 use serenity_core::{build_pipeline_with_stages, decode_usage, load_trace, BuildOptions};
 use serenity_ffi::serenity_result;
-use serde_json::Value;
 use std::path::PathBuf;
 
 const ESTIMATOR: &str = r#"
@@ -55,7 +57,9 @@ fn schema_dir() -> Option<PathBuf> {
     match std::env::var_os("SERENITY_SCHEMA_DIR") {
         Some(d) => Some(PathBuf::from(d)),
         None => {
-            println!("schema: skipped: SERENITY_SCHEMA_DIR is not set (tests/schema/run.sh sets it)");
+            println!(
+                "schema: skipped: SERENITY_SCHEMA_DIR is not set (tests/schema/run.sh sets it)"
+            );
             None
         }
     }
@@ -88,7 +92,11 @@ fn assert_same(what: &str, got: &proto::ResourceUsage, want: &proto::ResourceUsa
     if got.encode_to_vec() == want.encode_to_vec() {
         return;
     }
-    assert_eq!(got.executors.len(), want.executors.len(), "{what}: executor count");
+    assert_eq!(
+        got.executors.len(),
+        want.executors.len(),
+        "{what}: executor count"
+    );
     for (i, (g, w)) in got.executors.iter().zip(&want.executors).enumerate() {
         if g.encode_to_vec() != w.encode_to_vec() {
             let (g, w) = (format!("{g:#?}"), format!("{w:#?}"));
@@ -102,7 +110,10 @@ fn assert_same(what: &str, got: &proto::ResourceUsage, want: &proto::ResourceUsa
             panic!("{what}: executor {i} differs:\n{}", diff.join("\n"));
         }
     }
-    panic!("{what}: the agent totals differ:\n{:#?}\n{:#?}", got.total, want.total);
+    panic!(
+        "{what}: the agent totals differ:\n{:#?}\n{:#?}",
+        got.total, want.total
+    );
 }
 
 fn container_chain(c: &proto::ContainerId) -> Vec<String> {
@@ -127,8 +138,16 @@ fn json_chain(v: &Value) -> Vec<String> {
 
 /// Spot checks read straight from protobuf's JSON.
 fn spot_check(n: usize, decoded: &proto::ResourceUsage, json: &Value) {
-    let execs = json.get("executors").and_then(Value::as_array).cloned().unwrap_or_default();
-    assert_eq!(decoded.executors.len(), execs.len(), "message {n}: executors");
+    let execs = json
+        .get("executors")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        decoded.executors.len(),
+        execs.len(),
+        "message {n}: executors"
+    );
     for (i, (e, j)) in decoded.executors.iter().zip(&execs).enumerate() {
         let info = e.executor_info.as_ref().expect("executor_info");
         assert_eq!(
@@ -151,17 +170,31 @@ fn spot_check(n: usize, decoded: &proto::ResourceUsage, json: &Value) {
             .as_array()
             .map(|a| a.iter().map(|r| r.get("revocable").is_some()).collect())
             .unwrap_or_default();
-        assert_eq!(revocable, want, "message {n} executor {i}: revocable markers");
+        assert_eq!(
+            revocable, want,
+            "message {n} executor {i}: revocable markers"
+        );
         match (&e.statistics, j.get("statistics")) {
             (None, None) => {}
             (Some(s), Some(js)) => {
-                assert_eq!(s.timestamp, js["timestamp"].as_f64(), "message {n} executor {i}: timestamp");
+                assert_eq!(
+                    s.timestamp,
+                    js["timestamp"].as_f64(),
+                    "message {n} executor {i}: timestamp"
+                );
                 if let Some(c) = js.pointer("/perf/cycles") {
-                    let want: u64 = c.as_str().and_then(|s| s.parse().ok()).expect("uint64 as string");
+                    let want: u64 = c
+                        .as_str()
+                        .and_then(|s| s.parse().ok())
+                        .expect("uint64 as string");
                     assert_eq!(s.perf.as_ref().and_then(|p| p.cycles), Some(want));
                 }
             }
-            (s, j) => panic!("message {n} executor {i}: statistics {} vs {}", s.is_some(), j.is_some()),
+            (s, j) => panic!(
+                "message {n} executor {i}: statistics {} vs {}",
+                s.is_some(),
+                j.is_some()
+            ),
         }
     }
 }
@@ -182,18 +215,27 @@ fn rust_decoding_matches_the_published_mesos_schema() {
         let bytes = std::fs::read(dir.join(format!("{n:03}.pb"))).expect("pb");
         let decoded = decode_usage(&bytes).unwrap_or_else(|e| panic!("message {n}: {e}"));
         for variant in ["expected", "mesos"] {
-            let text = std::fs::read_to_string(dir.join(format!("{n:03}.{variant}.json"))).expect("json");
+            let text =
+                std::fs::read_to_string(dir.join(format!("{n:03}.{variant}.json"))).expect("json");
             let (from_json, ignored) = from_json(&text);
             assert!(
                 ignored.is_empty(),
                 "message {n} ({variant} JSON): fields the Rust model does not know: {:?}",
                 &ignored[..ignored.len().min(10)]
             );
-            assert_same(&format!("message {n} ({variant} JSON)"), &decoded, &from_json);
+            assert_same(
+                &format!("message {n} ({variant} JSON)"),
+                &decoded,
+                &from_json,
+            );
             // load_trace reads the same text the same way.
             let (_, traced) = load_trace(&text).expect("load_trace reads a single message");
             if !traced.is_empty() {
-                assert_same(&format!("message {n} ({variant}, load_trace)"), &decoded, &traced[0]);
+                assert_same(
+                    &format!("message {n} ({variant}, load_trace)"),
+                    &decoded,
+                    &traced[0],
+                );
             }
         }
         let json: Value = serde_json::from_str(
@@ -204,7 +246,10 @@ fn rust_decoding_matches_the_published_mesos_schema() {
         executors += decoded.executors.len();
         values += leaves(&json);
     }
-    assert_eq!(executors as u64, manifest["executors"].as_u64().expect("executors"));
+    assert_eq!(
+        executors as u64,
+        manifest["executors"].as_u64().expect("executors")
+    );
     println!(
         "schema: {messages} messages, {executors} executors, {values} field values compared \
          (protobuf {}, mesos.interface {})",
@@ -223,9 +268,14 @@ fn the_abi_and_json_paths_decide_identically() {
     let est = Est::from_text("schema-est.toml", ESTIMATOR, &[]).expect("valid");
     let qos = Qos::from_text("schema-qos.toml", QOS, &[]).expect("valid");
     let extra = serenity_ffi::test_stages::TEST_STAGES;
-    let mut est_json =
-        build_pipeline_with_stages("schema-est.toml", ESTIMATOR, &[], BuildOptions::default(), extra)
-            .expect("valid");
+    let mut est_json = build_pipeline_with_stages(
+        "schema-est.toml",
+        ESTIMATOR,
+        &[],
+        BuildOptions::default(),
+        extra,
+    )
+    .expect("valid");
     let mut qos_json =
         build_pipeline_with_stages("schema-qos.toml", QOS, &[], BuildOptions::default(), extra)
             .expect("valid");
@@ -242,7 +292,11 @@ fn the_abi_and_json_paths_decide_identically() {
         let js = out.slack.expect("an estimator answers slack");
         assert_eq!(
             (s.cpus.to_bits(), s.mem_bytes.to_bits(), s.stopped),
-            (js.cpus.to_bits(), js.mem_bytes.to_bits(), out.stopped.is_some()),
+            (
+                js.cpus.to_bits(),
+                js.mem_bytes.to_bits(),
+                out.stopped.is_some()
+            ),
             "tick {n}: slack {s:?} (ABI) vs {js:?} (JSON)"
         );
         let out = qos_json.tick(&snapshot);
@@ -261,7 +315,14 @@ fn the_abi_and_json_paths_decide_identically() {
             .collect();
         let abi_kills: Vec<(String, String, String, usize)> = kills
             .iter()
-            .map(|k| (k.framework_id.clone(), k.executor_id.clone(), k.container_id.clone(), k.executor_index))
+            .map(|k| {
+                (
+                    k.framework_id.clone(),
+                    k.executor_id.clone(),
+                    k.container_id.clone(),
+                    k.executor_index,
+                )
+            })
             .collect();
         assert_eq!(abi_kills, json_kills, "tick {n}: corrections");
         if s.cpus > 0.0 {

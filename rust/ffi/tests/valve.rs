@@ -14,7 +14,10 @@ static SERIAL: Mutex<()> = Mutex::new(());
 fn state(est: &Est) -> serenity_valve_state {
     let mut st = serenity_valve_state::default();
     // SAFETY: live handle, valid out-pointer.
-    assert_eq!(unsafe { serenity_estimator_valve_state(est.0, &mut st) }, serenity_result::Ok);
+    assert_eq!(
+        unsafe { serenity_estimator_valve_state(est.0, &mut st) },
+        serenity_result::Ok
+    );
     st
 }
 
@@ -62,7 +65,10 @@ fn a_qos_pipeline_closes_the_estimator_valve_of_its_process() {
     est.update(&a);
     assert!(state(&est).open);
     assert_eq!(qos.update(&a).0, serenity_result::Ok);
-    assert!(!state(&est).open, "the QoS pipeline closed the estimator's valve");
+    assert!(
+        !state(&est).open,
+        "the QoS pipeline closed the estimator's valve"
+    );
     let (_, s) = est.update(&b);
     assert!(s.stopped && s.cpus == 0.0);
     assert!(!est.metrics().valve_open);

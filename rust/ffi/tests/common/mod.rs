@@ -130,7 +130,7 @@ type = "kill_all"
 pub struct Est(pub *mut serenity_estimator);
 
 impl Est {
-    pub fn from_text(name: &str, toml: &str, overrides: &[&str]) -> Result<Est, ConfigErr> {
+    pub fn from_text(name: &str, toml: &str, overrides: &[&str]) -> Result<Est, Box<ConfigErr>> {
         let name = CString::new(name).unwrap();
         let toml = CString::new(toml).unwrap();
         let o: Vec<CString> = overrides
@@ -156,7 +156,7 @@ impl Est {
             Ok(Est(out))
         } else {
             assert!(out.is_null());
-            Err(ConfigErr::take(r, err))
+            Err(Box::new(ConfigErr::take(r, err)))
         }
     }
 
@@ -224,7 +224,7 @@ fn text(p: *const c_char) -> String {
 }
 
 impl Qos {
-    pub fn from_text(name: &str, toml: &str, overrides: &[&str]) -> Result<Qos, ConfigErr> {
+    pub fn from_text(name: &str, toml: &str, overrides: &[&str]) -> Result<Qos, Box<ConfigErr>> {
         let name = CString::new(name).unwrap();
         let toml = CString::new(toml).unwrap();
         let o: Vec<CString> = overrides
@@ -248,7 +248,7 @@ impl Qos {
         if r == serenity_result::Ok {
             Ok(Qos(out))
         } else {
-            Err(ConfigErr::take(r, err))
+            Err(Box::new(ConfigErr::take(r, err)))
         }
     }
 
