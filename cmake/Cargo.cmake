@@ -12,8 +12,9 @@
 find_program(CARGO_EXECUTABLE cargo HINTS $ENV{HOME}/.cargo/bin REQUIRED)
 find_package(Threads REQUIRED)
 
-set(SERENITY_WORKSPACE_DIR ${CMAKE_CURRENT_LIST_DIR}/..)
-set(SERENITY_CARGO_TARGET_DIR ${SERENITY_WORKSPACE_DIR}/target)
+get_filename_component(SERENITY_WORKSPACE_DIR ${CMAKE_CURRENT_LIST_DIR}/.. ABSOLUTE)
+set(SERENITY_CARGO_TARGET_DIR ${SERENITY_WORKSPACE_DIR}/target CACHE PATH
+  "cargo's target directory for the Rust static library")
 
 function(serenity_cargo_staticlib target)
   cmake_parse_arguments(ARG "" "FEATURES;AFTER" "" ${ARGN})
@@ -35,7 +36,8 @@ function(serenity_cargo_staticlib target)
 
   add_custom_command(
     OUTPUT ${output}
-    COMMAND ${CARGO_EXECUTABLE} build --release --locked -p serenity-ffi ${features_flag}
+    COMMAND ${CARGO_EXECUTABLE} build --release --locked -p serenity-ffi
+      --target-dir ${SERENITY_CARGO_TARGET_DIR} ${features_flag}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/cargo
     COMMAND ${CMAKE_COMMAND} -E copy
       ${SERENITY_CARGO_TARGET_DIR}/release/libserenity_ffi.a ${output}
