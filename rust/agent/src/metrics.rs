@@ -10,7 +10,7 @@
 //! | `serenity_contentions` | gauge | `pipeline` | contentions raised in the last tick |
 //! | `serenity_corrections_total` | counter | `action`, `mode` | corrections acted on (`mode` = `enforce` or `dry_run`) |
 //! | `serenity_refused_corrections_total` | counter | | corrections refused because the group is not strictly below the best-effort prefix |
-//! | `serenity_valve_open` | gauge | `pipeline` | 1 while the pipeline's valve is open |
+//! | `serenity_valve_open` | gauge | `pipeline` | 1 while the pipeline's valve is open (pipelines with a `valve` stage) |
 //! | `serenity_groups` | gauge | `kind` | groups sampled in the last tick (`production`, `best-effort`) |
 //! | `serenity_tick_seconds` | gauge | | cost of the last tick (monotonic clock) |
 //! | `serenity_ticks_total` | counter | | ticks run |

@@ -53,6 +53,9 @@ pub struct TickReport {
     pub errors: u64,
     /// What the tick cost (monotonic clock).
     pub elapsed: Duration,
+    /// The snapshot the pipelines saw (its `usage` is what the groups read
+    /// as; `executors[i].index` points into `groups`).
+    pub snapshot: Snapshot,
 }
 
 /// A running node agent: pipelines, sampler, enforcer and metrics.
@@ -305,6 +308,7 @@ impl Agent {
             decisions,
             errors,
             elapsed,
+            snapshot,
         }
     }
 
