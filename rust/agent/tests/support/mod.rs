@@ -164,6 +164,11 @@ impl Tree {
         }
     }
 
+    /// `<hierarchy>/<name>/<rel>` of a hierarchy outside the tree's list.
+    pub fn dir_in(&self, hierarchy: &Path, rel: &str) -> PathBuf {
+        hierarchy.join(&self.name).join(rel)
+    }
+
     /// Creates `<name>/<rel>` in one more hierarchy (perf_event, cpuset).
     pub fn mkdir_in(&mut self, hierarchy: &Path, rel: &str) -> PathBuf {
         let dir = hierarchy.join(&self.name).join(rel);
