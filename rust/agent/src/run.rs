@@ -484,3 +484,61 @@ pub fn run(args: AgentArgs, shutdown: Arc<AtomicBool>) -> anyhow::Result<()> {
     log::info!(target: "serenity", "node agent stopped after {ticks} ticks");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        agent: AgentArgs,
+    }
+
+    #[test]
+    fn args_parse_and_dry_run_is_the_default() {
+        let cli = Cli::try_parse_from(["serenity", "--config", "a.toml"]).unwrap();
+        assert_eq!(cli.agent.config, PathBuf::from("a.toml"));
+        assert!(!cli.agent.enforce);
+        assert!(!cli.agent.once);
+        assert_eq!(cli.agent.ticks, None);
+        let cli = Cli::try_parse_from([
+            "serenity",
+            "--config",
+            "a.toml",
+            "--enforce",
+            "--ticks",
+            "3",
+        ])
+        .unwrap();
+        assert!(cli.agent.enforce);
+        assert_eq!(cli.agent.ticks, Some(3));
+        assert!(
+            Cli::try_parse_from(["serenity"]).is_err(),
+            "--config is required"
+        );
+        assert!(
+            Cli::try_parse_from(["serenity", "--config", "a", "--once", "--ticks", "2"]).is_err(),
+            "--once and --ticks conflict"
+        );
+    }
+
+    #[test]
+    fn sigterm_sets_the_shutdown_flag_while_the_guard_lives() {
+        let flag = Arc::new(AtomicBool::new(false));
+        let guard = SignalGuard::install(&flag).unwrap();
+        signal_hook::low_level::raise(signal_hook::consts::SIGTERM).unwrap();
+        assert!(flag.load(Ordering::SeqCst));
+        drop(guard);
+        // Unregistered: the flag is no longer touched (and the first
+        // signal's conditional exit is gone with it).
+        flag.store(false, Ordering::SeqCst);
+        let other = Arc::new(AtomicBool::new(false));
+        let _keep_alive =
+            signal_hook::flag::register(signal_hook::consts::SIGTERM, other.clone()).unwrap();
+        signal_hook::low_level::raise(signal_hook::consts::SIGTERM).unwrap();
+        assert!(!flag.load(Ordering::SeqCst));
+        assert!(other.load(Ordering::SeqCst));
+    }
+}

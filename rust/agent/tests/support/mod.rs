@@ -278,6 +278,12 @@ impl Proc {
         Proc { child, gate: None }
     }
 
+    /// Takes ownership of a spawned child (its stdin, if piped, is the gate).
+    pub fn from_child(mut child: Child) -> Proc {
+        let gate = child.stdin.take();
+        Proc { child, gate }
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
