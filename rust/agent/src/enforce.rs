@@ -244,7 +244,7 @@ impl Enforcer {
             let dir = &dirs[0].1;
             let kill_file = dir.join("cgroup.kill");
             if kill_file.exists() {
-                let count = collect_pids(&[dir.clone()]).len();
+                let count = collect_pids(std::slice::from_ref(dir)).len();
                 return match write_file(&kill_file, "1") {
                     Ok(()) => Outcome::Applied(format!("killed {count} processes (cgroup.kill)")),
                     Err(e) => Outcome::Failed(e),
@@ -485,16 +485,9 @@ fn kill_pid(pid: i32) -> Result<(), String> {
     if pid <= 1 || pid as u32 == std::process::id() {
         return Err("refusing to signal init or the agent itself".into());
     }
-    // SAFETY: kill(2) takes plain integers and touches no memory of ours.
-    let rc = unsafe { libc::kill(pid, libc::SIGKILL) };
-    if rc == 0 {
-        return Ok(());
-    }
-    let err = io::Error::last_os_error();
-    if err.raw_os_error() == Some(libc::ESRCH) {
-        // Exited between listing and signalling.
-        Ok(())
-    } else {
-        Err(err.to_string())
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL) {
+        // ESRCH: exited between listing and signalling.
+        Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
+        Err(e) => Err(e.to_string()),
     }
 }

@@ -21,7 +21,7 @@
 //! agent's own usage. docs/agent.md is the operator's guide.
 #![cfg(target_os = "linux")]
 #![warn(missing_docs)]
-#![deny(unsafe_op_in_unsafe_fn)]
+#![forbid(unsafe_code)]
 
 pub mod config;
 pub mod enforce;

@@ -7,7 +7,7 @@
 //! paced by a monotonic clock; a tick that overruns the interval delays the
 //! next one rather than piling them up.
 
-use crate::config::AgentConfig;
+use crate::config::{Action, AgentConfig, CgroupVersion};
 use crate::enforce::{Decision, Enforcer, Outcome};
 use crate::groups::{discover, Discovery, Group, GroupKind, Layout};
 use crate::metrics::{Metrics, MetricsServer, SignalValue};
@@ -113,6 +113,27 @@ fn load_pipeline(
     Ok(pipeline)
 }
 
+/// Refuses to enforce an action whose v1 hierarchy is not mounted (it would
+/// fail on every correction).
+fn check_enforcement_hierarchy(layout: &Layout, action: Action) -> anyhow::Result<()> {
+    if layout.version != CgroupVersion::V1 {
+        return Ok(());
+    }
+    let needed = match action {
+        Action::Kill => return Ok(()),
+        Action::Freeze => "freezer",
+        Action::Throttle => "cpu",
+    };
+    if layout.hierarchy(needed).is_none() {
+        anyhow::bail!(
+            "`enforcement.action = \"{action}\"` needs the cgroup v1 {needed} hierarchy, \
+             and none is mounted under {}",
+            layout.root.display()
+        );
+    }
+    Ok(())
+}
+
 impl Agent {
     /// Builds the pipelines and resolves the cgroup layout. Without
     /// `enforce` the agent runs dry.
@@ -153,6 +174,9 @@ impl Agent {
                 (c.unwrap_or(host_cpus), m.unwrap_or(host_mem))
             }
         };
+        if enforce {
+            check_enforcement_hierarchy(&layout, config.enforcement.action)?;
+        }
         let sampler = Sampler::new(layout.clone(), config.cgroups.perf);
         let enforcer = Enforcer::new(
             layout.clone(),
@@ -342,12 +366,12 @@ impl Agent {
         for d in decisions {
             match d.outcome {
                 Outcome::Refused(_) => m.refused_total += 1,
-                Outcome::Failed(_) => {}
-                _ => {
+                Outcome::Applied(_) | Outcome::DryRun => {
                     *m.corrections_total
                         .entry((d.action.as_str().to_owned(), mode.to_owned()))
                         .or_default() += 1
                 }
+                Outcome::Unchanged(_) | Outcome::Failed(_) => {}
             }
         }
         m.signals.clear();

@@ -161,6 +161,24 @@ fn startup_errors_name_the_file_and_key() {
         "{err}"
     );
 
+    // Enforcing a freeze needs a freezer hierarchy (the fake tree has none).
+    let text =
+        fs::read_to_string(setup(&dir, "")).unwrap() + "[enforcement]\naction = \"freeze\"\n";
+    let path = dir.file("agent.toml", &text);
+    let mut enforcing = args(&path);
+    enforcing.enforce = true;
+    let err = run(enforcing, Arc::new(AtomicBool::new(false))).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "`enforcement.action = \"freeze\"` needs the cgroup v1 freezer hierarchy, and none is mounted under {}",
+            dir.0.join("cg").display()
+        )
+    );
+    let mut dry = args(&path);
+    dry.once = true;
+    run(dry, Arc::new(AtomicBool::new(false))).expect("a dry run does not need it");
+
     let err = run(
         args(&dir.0.join("absent.toml")),
         Arc::new(AtomicBool::new(false)),
