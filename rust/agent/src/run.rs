@@ -382,8 +382,10 @@ impl Agent {
             if pipeline.kind() == PipelineKind::Qos {
                 m.contentions.insert(name.clone(), contentions);
             }
-            m.valve_open
-                .insert(name.clone(), pipeline.valve().is_open());
+            if pipeline.has_valve() {
+                m.valve_open
+                    .insert(name.clone(), pipeline.valve().is_open());
+            }
             let names = pipeline.signals();
             let ids: Vec<_> = names
                 .all()

@@ -316,6 +316,10 @@ fn metrics_endpoint_serves_the_last_tick_over_loopback() {
         line("serenity_valve_open{pipeline=\"e\"}"),
         "serenity_valve_open{pipeline=\"e\"} 1"
     );
+    assert!(
+        !body.contains("serenity_valve_open{pipeline=\"q\"}"),
+        "q has no valve stage"
+    );
     assert_eq!(
         line("serenity_contentions{pipeline=\"q\"}"),
         "serenity_contentions{pipeline=\"q\"} 0"
