@@ -41,7 +41,8 @@ const MAX_DEPTH: usize = 16;
 pub enum Outcome {
     /// Dry run: nothing was written.
     DryRun,
-    /// The action was carried out (what was done).
+    /// The action was carried out (details: processes killed, the quota
+    /// written; empty for a freeze).
     Applied(String),
     /// Nothing needed doing (already frozen, already throttled, no processes).
     Unchanged(String),
@@ -71,7 +72,18 @@ impl fmt::Display for Decision {
         let reason = &self.reason;
         match &self.outcome {
             Outcome::DryRun => write!(f, "dry run: would {action} {group}: {reason}"),
-            Outcome::Applied(what) => write!(f, "{what} of best-effort group {group}: {reason}"),
+            Outcome::Applied(what) => {
+                let done = match action {
+                    Action::Kill => "killed",
+                    Action::Freeze => "froze",
+                    Action::Throttle => "throttled",
+                };
+                if what.is_empty() {
+                    write!(f, "{done} best-effort group {group}: {reason}")
+                } else {
+                    write!(f, "{done} best-effort group {group} ({what}): {reason}")
+                }
+            }
             Outcome::Unchanged(why) => {
                 write!(f, "did not {action} {group} again ({why}): {reason}")
             }
@@ -246,7 +258,7 @@ impl Enforcer {
             if kill_file.exists() {
                 let count = collect_pids(std::slice::from_ref(dir)).len();
                 return match write_file(&kill_file, "1") {
-                    Ok(()) => Outcome::Applied(format!("killed {count} processes (cgroup.kill)")),
+                    Ok(()) => Outcome::Applied(format!("{count} processes, through cgroup.kill")),
                     Err(e) => Outcome::Failed(e),
                 };
             }
@@ -274,6 +286,7 @@ impl Enforcer {
         };
         let all: Vec<PathBuf> = dirs.iter().map(|(_, d)| d.clone()).collect();
         let mut signalled = std::collections::BTreeSet::new();
+        let mut killed = 0usize;
         let mut errors = Vec::new();
         for _round in 0..5 {
             let pids: Vec<i32> = collect_pids(&all)
@@ -285,8 +298,9 @@ impl Enforcer {
             }
             for pid in pids {
                 signalled.insert(pid);
-                if let Err(e) = kill_pid(pid) {
-                    errors.push(format!("pid {pid}: {e}"));
+                match kill_pid(pid) {
+                    Ok(()) => killed += 1,
+                    Err(e) => errors.push(format!("pid {pid}: {e}")),
                 }
             }
             if frozen_here {
@@ -300,10 +314,9 @@ impl Enforcer {
                 errors.push(e);
             }
         }
-        let killed = signalled.len() - errors.len();
         match (killed, errors.is_empty()) {
             (0, true) => Outcome::Unchanged("the group has no processes".into()),
-            (_, true) => Outcome::Applied(format!("killed {killed} processes")),
+            (_, true) => Outcome::Applied(format!("{killed} processes")),
             (_, false) => Outcome::Failed(format!(
                 "killed {killed} processes, but: {}",
                 errors.join("; ")
@@ -329,7 +342,7 @@ impl Enforcer {
         self.changes
             .entry(group.to_path_buf())
             .or_insert(Change::Froze { file, thaw });
-        Outcome::Applied("froze".into())
+        Outcome::Applied(String::new())
     }
 
     fn throttle(&mut self, group: &Path, dirs: &[(&'static str, PathBuf)]) -> Outcome {
@@ -394,7 +407,7 @@ impl Enforcer {
             .entry(group.to_path_buf())
             .or_insert(Change::Throttled { file, original });
         Outcome::Applied(format!(
-            "throttled to {} CPUs (quota {target} µs per {period} µs)",
+            "to {} CPUs: quota {target} µs per {period} µs",
             self.config.throttle_cpus
         ))
     }

@@ -103,9 +103,13 @@ fn load_pipeline(
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     if pipeline.kind() != kind {
         anyhow::bail!(
-            "{}: `{key}` = {:?}: the file is a {} pipeline; `{key}` needs kind = \"{}\"",
+            "{}: `{key}` = {:?}: the file is {} {} pipeline; `{key}` needs kind = \"{}\"",
             config.file.display(),
             path.display().to_string(),
+            match pipeline.kind() {
+                PipelineKind::Estimator => "an",
+                PipelineKind::Qos => "a",
+            },
             pipeline.kind().as_str(),
             kind.as_str()
         );

@@ -69,13 +69,13 @@ fn kill_ends_every_process_of_the_group_and_nothing_else() {
     let decision = enforcer.apply(&scene.job(), "test: contention on web");
     assert_eq!(
         decision.outcome,
-        Outcome::Applied("killed 3 processes".into()),
+        Outcome::Applied("3 processes".into()),
         "{decision}"
     );
     assert_eq!(
         decision.to_string(),
         format!(
-            "killed 3 processes of best-effort group {}: test: contention on web",
+            "killed best-effort group {} (3 processes): test: contention on web",
             scene.tree.rel("be/job")
         )
     );
@@ -118,8 +118,15 @@ fn freeze_then_restore_thaws_the_group() {
     let decision = enforcer.apply(&scene.job(), "test: freeze it");
     assert_eq!(
         decision.outcome,
-        Outcome::Applied("froze".into()),
+        Outcome::Applied(String::new()),
         "{decision}"
+    );
+    assert_eq!(
+        decision.to_string(),
+        format!(
+            "froze best-effort group {}: test: freeze it",
+            scene.tree.rel("be/job")
+        )
     );
     assert!(
         wait_until(Duration::from_secs(2), || read(&state) == "FROZEN"),
@@ -165,8 +172,15 @@ fn throttle_writes_the_quota_and_drop_restores_it() {
         let decision = enforcer.apply(&scene.job(), "test: throttle it");
         assert_eq!(
             decision.outcome,
-            Outcome::Applied("throttled to 0.1 CPUs (quota 10000 µs per 100000 µs)".into()),
+            Outcome::Applied("to 0.1 CPUs: quota 10000 µs per 100000 µs".into()),
             "{decision}"
+        );
+        assert_eq!(
+            decision.to_string(),
+            format!(
+                "throttled best-effort group {} (to 0.1 CPUs: quota 10000 µs per 100000 µs): test: throttle it",
+                scene.tree.rel("be/job")
+            )
         );
         assert_eq!(read(&quota), "10000");
         assert_eq!(
@@ -332,7 +346,7 @@ fn v2_kill_and_freeze_use_the_core_files() {
     let mut freezer = enforcer(Action::Freeze);
     assert_eq!(
         freezer.apply(&job_path, "t").outcome,
-        Outcome::Applied("froze".into())
+        Outcome::Applied(String::new())
     );
     assert!(
         wait_until(Duration::from_secs(2), frozen),
