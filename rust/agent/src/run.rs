@@ -188,8 +188,11 @@ impl Agent {
             config.enforcement.clone(),
             !enforce,
         );
+        let interval = Duration::try_from_secs_f64(interval_secs).map_err(|_| {
+            anyhow::anyhow!("interval_secs = {interval_secs} is not a usable number of seconds")
+        })?;
         Ok(Agent {
-            interval: Duration::from_secs_f64(interval_secs),
+            interval,
             config,
             layout,
             total_cpus,
@@ -524,6 +527,14 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         agent: AgentArgs,
+    }
+
+    #[test]
+    fn agent_and_enricher_can_move_between_threads() {
+        fn send<T: Send>() {}
+        send::<Agent>();
+        send::<crate::UsageEnricher>();
+        send::<crate::Enforcer>();
     }
 
     #[test]
