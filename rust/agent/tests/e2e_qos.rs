@@ -215,10 +215,7 @@ action = "kill"
         assert_eq!(report.errors, 0, "{report:?}");
         decisions.extend(report.decisions);
     }
-    let before = rate(
-        points[QUIET_TICKS - 1 - MEASURE_TICKS],
-        points[QUIET_TICKS - 1],
-    );
+    let before = median_rate(&points[QUIET_TICKS - 1 - MEASURE_TICKS..]);
 
     // Stress in the best-effort group (gated so that its workers are forked
     // inside the groups).
@@ -284,14 +281,17 @@ action = "kill"
         100.0 * after / before
     );
 
-    // The interference was real, and production recovered.
+    // The interference was real, and production recovered. The bounds are
+    // generous: other load on the host moves single figures by up to ±30 %
+    // (the vCPUs' speed varies), while the interference halves throughput
+    // or worse.
     assert!(
-        during < 0.8 * before,
+        during < 0.75 * before,
         "no real interference: before {before}, during {during}"
     );
     assert!(
-        after > 0.85 * before,
-        "no recovery: before {before}, after {after}"
+        after > 0.7 * before && after > 1.4 * during,
+        "no recovery: before {before}, during {during}, after {after}"
     );
     assert!(
         agent.estimator().unwrap().valve().is_open(),
