@@ -16,7 +16,7 @@
 //! restored by [`Enforcer::restore`], which runs on shutdown and when the
 //! enforcer is dropped (unless `restore_on_exit = false`). Kills cannot be
 //! undone. In dry-run mode nothing is written: each decision is logged as
-//! "would kill/freeze/throttle <group>: <reason>". Every decision is logged
+//! "would kill/freeze/throttle `<group>`: `<reason>`". Every decision is logged
 //! with the correction's reason.
 
 use crate::config::{Action, CgroupVersion, EnforcementConfig};

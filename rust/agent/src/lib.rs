@@ -15,7 +15,7 @@
 //! 4. publishes slack, signals, contentions, corrections and its own cost as
 //!    Prometheus metrics on a loopback listener ([`metrics`]).
 //!
-//! [`run`] is the whole agent behind `serenity agent` ([`AgentArgs`]);
+//! [`run()`] is the whole agent behind `serenity agent` ([`AgentArgs`]);
 //! [`Agent`] is the same loop one tick at a time. [`enrich::UsageEnricher`]
 //! is what the C ABI uses to add per-container perf counters to the Mesos
 //! agent's own usage. docs/agent.md is the operator's guide.
