@@ -31,8 +31,8 @@ pub struct AgentArgs {
     /// Run one tick and exit (a configuration and permissions check).
     #[arg(long, conflicts_with = "ticks")]
     pub once: bool,
-    /// Run N ticks and exit.
-    #[arg(long, value_name = "N")]
+    /// Run N ticks and exit (N ≥ 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub ticks: Option<u64>,
 }
 
