@@ -560,6 +560,10 @@ mod tests {
             "--config is required"
         );
         assert!(
+            Cli::try_parse_from(["serenity", "--config", "a", "--ticks", "0"]).is_err(),
+            "--ticks 0 is refused"
+        );
+        assert!(
             Cli::try_parse_from(["serenity", "--config", "a", "--once", "--ticks", "2"]).is_err(),
             "--once and --ticks conflict"
         );
