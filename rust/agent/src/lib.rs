@@ -1,5 +1,4 @@
-//! serenity-agent: the standalone node agent, and the usage enricher of the
-//! Mesos modules.
+//! serenity-agent: the standalone node agent.
 //!
 //! The node agent runs the same pipelines as the Mesos modules, but on a
 //! plain Linux host: every `interval_secs` it
@@ -16,16 +15,15 @@
 //!    Prometheus metrics on a loopback listener ([`metrics`]).
 //!
 //! [`run()`] is the whole agent behind `serenity agent` ([`AgentArgs`]);
-//! [`Agent`] is the same loop one tick at a time. [`enrich::UsageEnricher`]
-//! is what the C ABI uses to add per-container perf counters to the Mesos
-//! agent's own usage. docs/agent.md is the operator's guide.
+//! [`Agent`] is the same loop one tick at a time. docs/agent.md is the
+//! operator's guide. (The Mesos modules' per-container perf enrichment is
+//! `serenity_probe::enrich`.)
 #![cfg(target_os = "linux")]
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod config;
 pub mod enforce;
-pub mod enrich;
 pub mod groups;
 pub mod metrics;
 pub mod run;
@@ -33,5 +31,4 @@ pub mod sampling;
 
 pub use config::{Action, AgentConfig};
 pub use enforce::{Decision, Enforcer, Outcome};
-pub use enrich::UsageEnricher;
 pub use run::{run, Agent, AgentArgs, TickReport};

@@ -530,10 +530,9 @@ mod tests {
     }
 
     #[test]
-    fn agent_and_enricher_can_move_between_threads() {
+    fn agent_and_enforcer_can_move_between_threads() {
         fn send<T: Send>() {}
         send::<Agent>();
-        send::<crate::UsageEnricher>();
         send::<crate::Enforcer>();
     }
 

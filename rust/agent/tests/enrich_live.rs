@@ -3,10 +3,10 @@
 
 mod support;
 
-use serenity_agent::UsageEnricher;
 use serenity_core::model::build::{usage, ExecutorSpec};
 use serenity_core::model::proto::PerfStatistics;
 use serenity_core::ProbeSettings;
+use serenity_probe::enrich::UsageEnricher;
 use std::path::Path;
 use std::thread;
 use std::time::Duration;

@@ -10,7 +10,7 @@
 //! reading, **only when the agent supplied none** (agent data wins).
 //!
 //! - The perf_event root comes from
-//!   [`serenity_probe::ensure_perf_event_hierarchy`]`(cgroup_root)`: the v1
+//!   [`crate::ensure_perf_event_hierarchy`]`(cgroup_root)`: the v1
 //!   perf_event mount (mounted at `<cgroup_root>/perf_event` when absent), or
 //!   `cgroup_root` itself on a pure v2 host.
 //! - Counters are opened when a container is first seen (that tick gets no
@@ -20,9 +20,9 @@
 //! - Unsupported events are reported once by the probe; other problems are
 //!   logged once per container.
 
+use crate::{ensure_perf_event_hierarchy, PerfSampler};
 use serenity_core::model::proto::{PerfStatistics, ResourceUsage};
 use serenity_core::ProbeSettings;
-use serenity_probe::{ensure_perf_event_hierarchy, PerfSampler};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -209,5 +209,14 @@ impl UsageEnricher {
                 format!("cannot open perf counters for container {id}: {e}"),
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod send_tests {
+    #[test]
+    fn usage_enricher_can_move_between_threads() {
+        fn is_send<T: Send>() {}
+        is_send::<super::UsageEnricher>();
     }
 }
