@@ -52,6 +52,28 @@ fn estimator_answers_slack_net_of_allocated_revocable_cpus() {
 }
 
 #[test]
+fn a_probe_table_whose_cgroups_cannot_be_read_changes_no_answer() {
+    // `[probe]` asks the handle to fill missing perf statistics from the
+    // containers' perf_event groups. When those cannot be opened (here a root
+    // that does not exist), the answer must be exactly the one without it.
+    let with_probe = format!(
+        "{ESTIMATOR_TOML}\n[probe]\ncgroup_root = \"/nonexistent/serenity-test\"\n"
+    );
+    let plain = Est::from_text("est-plain.toml", ESTIMATOR_TOML, &[]).expect("valid pipeline");
+    let probed = Est::from_text("est-probe.toml", &with_probe, &[]).expect("valid pipeline");
+    let (a, b) = two_ticks();
+    for bytes in [&a, &b] {
+        let (r1, s1) = plain.update(bytes);
+        let (r2, s2) = probed.update(bytes);
+        assert_eq!(r1, serenity_result::Ok);
+        assert_eq!(r2, serenity_result::Ok);
+        assert_eq!(s1.cpus, s2.cpus);
+        assert_eq!(s1.mem_bytes, s2.mem_bytes);
+    }
+    assert_eq!(probed.metrics().errors, 0);
+}
+
+#[test]
 fn overrides_are_applied_and_bad_ones_are_reported() {
     let est = Est::from_text("est-over.toml", ESTIMATOR_TOML, &["slack.fraction=0.3"])
         .expect("valid override");
