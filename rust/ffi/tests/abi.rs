@@ -56,9 +56,8 @@ fn a_probe_table_whose_cgroups_cannot_be_read_changes_no_answer() {
     // `[probe]` asks the handle to fill missing perf statistics from the
     // containers' perf_event groups. When those cannot be opened (here a root
     // that does not exist), the answer must be exactly the one without it.
-    let with_probe = format!(
-        "{ESTIMATOR_TOML}\n[probe]\ncgroup_root = \"/nonexistent/serenity-test\"\n"
-    );
+    let with_probe =
+        format!("{ESTIMATOR_TOML}\n[probe]\ncgroup_root = \"/nonexistent/serenity-test\"\n");
     let plain = Est::from_text("est-plain.toml", ESTIMATOR_TOML, &[]).expect("valid pipeline");
     let probed = Est::from_text("est-probe.toml", &with_probe, &[]).expect("valid pipeline");
     let (a, b) = two_ticks();
