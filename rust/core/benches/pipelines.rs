@@ -1,1 +1,98 @@
-fn main() {}
+//! Cost of one tick: decode (protobuf bytes → Snapshot) alone, and decode plus
+//! the shipped estimator and QoS pipelines, at 10 … 10 000 executors.
+//! `scripts/bench-report.py` turns the results into the per-executor costs
+//! and the (decode + pipelines) / decode ratio of docs/benchmarks.md.
+
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use prost::Message;
+use serenity_core::model::build::{usage, ExecutorSpec};
+use serenity_core::{build_pipeline, decode_usage, BuildOptions, Pipeline, Snapshot, ValveControl};
+use std::sync::Arc;
+
+const SIZES: &[usize] = &[10, 100, 1_000, 10_000];
+
+/// Tick `t` of a node with `n` executors, one in four best-effort, with CPU
+/// counters and perf samples, serialized as the agent would send it.
+fn tick_bytes(n: usize, t: u64) -> Vec<u8> {
+    let specs: Vec<ExecutorSpec> = (0..n)
+        .map(|i| {
+            let rate = 0.1 + (i % 10) as f64 * 0.08;
+            ExecutorSpec::new(
+                "20260101-000000-0000-0000",
+                &format!("executor-{i:05}"),
+                i % 4 == 0,
+                1.0,
+                512.0,
+            )
+            .cpu(1_700_000_000.0 + t as f64, t as f64 * rate)
+            .perf(
+                1_700_000_000.0 + t as f64,
+                1.0,
+                2_000_000_000,
+                1_500_000_000 + (t % 13) * 1_000_000,
+            )
+            .rss(200 << 20)
+        })
+        .collect();
+    usage(n as f64 * 0.8, n as f64 * 512.0, &specs).encode_to_vec()
+}
+
+fn pipeline(file: &str, options: BuildOptions) -> Pipeline {
+    let path = format!("{}/../../pipelines/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    build_pipeline(&path, &text, &[], options).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn bench(c: &mut Criterion) {
+    let mut group = c.benchmark_group("tick");
+    group.sample_size(20);
+    for &n in SIZES {
+        group.throughput(Throughput::Elements(n as u64));
+        let mut t = 0u64;
+        group.bench_with_input(BenchmarkId::new("decode", n), &n, |b, &n| {
+            b.iter_batched(
+                || {
+                    t += 1;
+                    tick_bytes(n, t)
+                },
+                |bytes| Snapshot::new(decode_usage(&bytes).unwrap()),
+                BatchSize::LargeInput,
+            )
+        });
+        let valve = Arc::new(ValveControl::new(true));
+        let mut est = pipeline(
+            "estimator.toml",
+            BuildOptions {
+                valve: Some(valve.clone()),
+                ..Default::default()
+            },
+        );
+        let mut qos = pipeline(
+            "qos.toml",
+            BuildOptions {
+                estimator_valve: Some(valve),
+                ..Default::default()
+            },
+        );
+        let mut t = 0u64;
+        group.bench_with_input(BenchmarkId::new("decode+pipelines", n), &n, |b, &n| {
+            b.iter_batched(
+                || {
+                    t += 1;
+                    tick_bytes(n, t)
+                },
+                |bytes| {
+                    let snap = Snapshot::new(decode_usage(&bytes).unwrap());
+                    let corrections = qos.tick(&snap).corrections.len();
+                    let slack = est.tick(&snap).slack;
+                    (corrections, slack)
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -87,6 +87,7 @@ pub(crate) struct PipelineSetup {
     pub signals: SignalNames,
     pub valve: Arc<ValveControl>,
     pub has_valve: bool,
+    pub probe: Option<crate::config::ProbeSettings>,
 }
 
 /// A built pipeline with its state.
@@ -102,6 +103,7 @@ pub struct Pipeline {
     interval_secs: f64,
     valve: Arc<ValveControl>,
     has_valve: bool,
+    probe: Option<crate::config::ProbeSettings>,
     said: Vec<u64>,
     said_next: Vec<u64>,
     last_stop: Option<usize>,
@@ -141,6 +143,7 @@ impl Pipeline {
             interval_secs: setup.interval_secs,
             valve: setup.valve,
             has_valve: setup.has_valve,
+            probe: setup.probe,
             said: Vec::new(),
             said_next: Vec::new(),
             last_stop: None,
@@ -186,6 +189,11 @@ impl Pipeline {
     /// Whether some stage checks the valve (otherwise closing it does nothing).
     pub fn has_valve(&self) -> bool {
         self.has_valve
+    }
+
+    /// The `[probe]` settings, when the file asks the embedder to enrich usage.
+    pub fn probe(&self) -> Option<&crate::config::ProbeSettings> {
+        self.probe.as_ref()
     }
 
     /// Ticks run so far.

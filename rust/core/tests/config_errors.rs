@@ -27,14 +27,21 @@ fraction = "most"
 [[stage]]
 type = "no_such_stage"
 "#;
+    // The catalogue grows; the message lists it in table order.
+    let known = serenity_core::stages::STAGE_TYPES
+        .iter()
+        .map(|s| s.name)
+        .collect::<Vec<_>>()
+        .join(", ");
+    assert!(known.starts_with("valve, pr_only, ema, slack, "), "{known}");
     assert_eq!(
         errors(text, &[]),
         vec![
-            "p.toml:2:1: `colour` = \"blue\": unknown key (this stage takes: description, executor_grace_ticks, interval_secs, kind, stage)".to_string(),
+            "p.toml:2:1: `colour` = \"blue\": unknown key (this stage takes: description, executor_grace_ticks, interval_secs, kind, probe, stage)".to_string(),
             "p.toml:6:9: stage 1 (ema): `alpha` = 1.5: must be greater than 0 and at most 1".to_string(),
             "p.toml:7:1: stage 1 (ema): `inptu` = \"cpu_usage\": unknown key (this stage takes: alpha, input, mode, name, output, skip_first_sample, time_constant_secs)".to_string(),
             "p.toml:11:12: stage 2 (slack): `fraction` = \"most\": must be a number, found a string".to_string(),
-            "p.toml:14:8: stage 3 (no_such_stage): `type` = \"no_such_stage\": unknown stage type (known: valve, pr_only, ema, slack, kill_all)".to_string(),
+            format!("p.toml:14:8: stage 3 (no_such_stage): `type` = \"no_such_stage\": unknown stage type (known: {known})"),
         ]
     );
 }
@@ -90,6 +97,23 @@ fn overrides_apply_by_stage_name_or_index_and_are_validated() {
             "override `slak.fraction=0.5`: no stage is named `slak` (stages: smooth, slack); use a stage name or a 1-based index",
             "override `smooth.alpha=3`: stage 1 (ema): `alpha` = 3: must be greater than 0 and at most 1",
             "override `2.colour=1`: stage 2 (slack): `colour`: unknown key",
+        ]
+    );
+}
+
+#[test]
+fn probe_table_is_read_and_its_keys_are_checked() {
+    let ok = "kind = \"qos\"\n[[stage]]\ntype = \"valve\"\n[probe]\nprefix = \"mesos\"\n";
+    let p = build_pipeline("p.toml", ok, &[], BuildOptions::default()).unwrap();
+    let probe = p.probe().unwrap();
+    assert!(probe.perf);
+    assert_eq!(probe.cgroup_root, "/sys/fs/cgroup");
+    let bad = "kind = \"qos\"\n[[stage]]\ntype = \"valve\"\n[probe]\nperf = 1\nroot = \"/x\"\n";
+    assert_eq!(
+        errors(bad, &[]),
+        vec![
+            "p.toml:5:8: `probe.perf` = 1: must be true or false, found an integer",
+            "p.toml:6:1: `probe.root` = \"/x\": unknown key (this stage takes: cgroup_root, perf, perf_interval_secs, prefix)",
         ]
     );
 }

@@ -14,6 +14,9 @@
 //! fraction = 0.7
 //! ```
 //!
+//! An optional `[probe]` table tells a host-side embedder to enrich usage
+//! with its own readings (see [`ProbeSettings`]).
+//!
 //! Overrides (module parameters, CLI flags) are `key=value` for a top-level
 //! key, or `stage.key=value` where `stage` is a stage's `name` (default: its
 //! type) or its 1-based index; the value is TOML (a bare word is a string).
@@ -144,6 +147,7 @@ pub fn build_pipeline(
         used: Vec::new(),
         errors: &mut errors,
         signals: &mut signals,
+        section: None,
     };
     let kind = match top.opt_string("kind").as_deref() {
         Some("estimator") => Some(PipelineKind::Estimator),
@@ -164,7 +168,9 @@ pub fn build_pipeline(
     let grace = top.u64("executor_grace_ticks", 2, reader::any_u64);
     let interval_secs = top.f64("interval_secs", 1.0, reader::positive);
     top.used.push("stage".into());
+    top.used.push("probe".into());
     top.finish(&[]);
+    let probe = read_probe(&source, &doc, &mut errors, &mut signals);
 
     let stage_tables: Vec<&toml::Spanned<DeValue<'_>>> =
         match doc.iter().find(|(k, _)| k.get_ref() == "stage") {
@@ -308,6 +314,7 @@ pub fn build_pipeline(
             used: Vec::new(),
             errors: &mut errors,
             signals: &mut signals,
+            section: None,
         };
         let name = r.opt_string("name").unwrap_or_else(|| type_name.clone());
         match stages::lookup(&type_name) {
@@ -377,5 +384,65 @@ pub fn build_pipeline(
         signals,
         valve,
         has_valve: ctx.has_valve,
+        probe,
     }))
+}
+
+/// Where a host-side embedder (the Mesos module, the node agent) should read
+/// extra signals from: the `[probe]` table. The core only carries these
+/// settings; `serenity-probe` does the reading.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeSettings {
+    /// Keep per-container perf counters open and fill `statistics.perf` when
+    /// the agent supplies none (default true when `[probe]` is present).
+    pub perf: bool,
+    /// Root of the cgroup mounts (default `/sys/fs/cgroup`).
+    pub cgroup_root: String,
+    /// Directory of the containers' groups under each hierarchy (default `mesos`).
+    pub prefix: String,
+    /// Seconds between perf readings when the embedder paces itself (default 1.0).
+    pub perf_interval_secs: f64,
+}
+
+fn read_probe(
+    source: &Source<'_>,
+    doc: &DeTable<'_>,
+    errors: &mut Vec<ConfigError>,
+    signals: &mut SignalNames,
+) -> Option<ProbeSettings> {
+    let (key, value) = doc.iter().find(|(k, _)| k.get_ref() == "probe")?;
+    let DeValue::Table(table) = value.get_ref() else {
+        errors.push(ConfigError {
+            origin: source.origin(key.span().start),
+            stage: None,
+            key: Some("probe".into()),
+            value: Some(source.snippet(value.span())),
+            message: "must be a table, written [probe]".into(),
+        });
+        return None;
+    };
+    let mut r = ParamReader {
+        source,
+        table,
+        overrides: Vec::new(),
+        stage: None,
+        table_origin: source.origin(key.span().start),
+        used: Vec::new(),
+        errors,
+        signals,
+        section: Some("probe"),
+    };
+    let settings = ProbeSettings {
+        perf: r.bool("perf", true),
+        cgroup_root: r
+            .opt_string("cgroup_root")
+            .unwrap_or_else(|| "/sys/fs/cgroup".into()),
+        prefix: r.opt_string("prefix").unwrap_or_else(|| "mesos".into()),
+        perf_interval_secs: r.f64("perf_interval_secs", 1.0, reader::positive),
+    };
+    if settings.cgroup_root.is_empty() {
+        r.problem(Some("cgroup_root"), "must not be empty");
+    }
+    r.finish(&[]);
+    Some(settings)
 }

@@ -30,6 +30,8 @@ pub struct ParamReader<'r, 'i> {
     pub(crate) used: Vec<String>,
     pub(crate) errors: &'r mut Vec<ConfigError>,
     pub(crate) signals: &'r mut SignalNames,
+    /// For a sub-table such as `[probe]`: its name, prefixed to keys in messages.
+    pub(crate) section: Option<&'static str>,
 }
 
 /// A check on a number: `Err(sentence)` when the value is not acceptable.
@@ -154,11 +156,18 @@ impl<'r, 'i> ParamReader<'r, 'i> {
     }
 
     /// Records a problem with `key`'s value.
+    fn qualified(&self, key: &str) -> String {
+        match self.section {
+            Some(s) => format!("{s}.{key}"),
+            None => key.to_owned(),
+        }
+    }
+
     fn bad(&mut self, key: &str, at: &Located<'_, '_>, message: String) {
         self.errors.push(ConfigError {
             origin: at.origin.clone(),
             stage: self.stage.clone(),
-            key: Some(key.to_owned()),
+            key: Some(self.qualified(key)),
             value: Some(at.written.clone()),
             message,
         });
@@ -177,7 +186,7 @@ impl<'r, 'i> ParamReader<'r, 'i> {
         self.errors.push(ConfigError {
             origin,
             stage: self.stage.clone(),
-            key: key.map(str::to_owned),
+            key: key.map(|k| self.qualified(k)),
             value,
             message: message.into(),
         });
@@ -377,7 +386,7 @@ impl<'r, 'i> ParamReader<'r, 'i> {
             self.errors.push(ConfigError {
                 origin: self.source.origin(k.span().start),
                 stage: self.stage.clone(),
-                key: Some(key.to_owned()),
+                key: Some(self.qualified(key)),
                 value: Some(self.source.snippet(v.span())),
                 message: format!(
                     "unknown key (this stage takes: {})",

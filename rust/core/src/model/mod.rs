@@ -1,6 +1,7 @@
 //! The Mesos usage model: protobuf and protobuf-JSON decoding of
 //! `mesos.ResourceUsage`, and the validated [`Snapshot`] view the pipelines read.
 
+pub mod build;
 mod json_de;
 pub mod proto;
 mod snapshot;

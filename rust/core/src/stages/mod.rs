@@ -12,9 +12,16 @@ use std::sync::Arc;
 
 mod common;
 mod ema;
+mod executor_age;
+mod hysteresis;
+mod ignore_new_executors;
 mod kill_all;
+mod memory_slack;
 mod pr_only;
 mod slack;
+mod subtract_best_effort_usage;
+mod too_low_usage;
+mod utilization_threshold;
 mod valve;
 
 pub use common::{best_effort_rows, ContentionFilter};
@@ -79,6 +86,48 @@ pub const STAGE_TYPES: &[StageType] = &[
         summary:
             "CPU slack: Σ(limit − usage) of selected executors, capped at fraction × total − usage",
         build: slack::build,
+    },
+    StageType {
+        name: "utilization_threshold",
+        kinds: ESTIMATOR,
+        summary: "stops the tick when Σ usage of all executors (new ones: their allocation) / total cpus reaches the threshold",
+        build: utilization_threshold::build,
+    },
+    StageType {
+        name: "ignore_new_executors",
+        kinds: BOTH,
+        summary: "later stages leave out executors younger than a threshold (sample time)",
+        build: ignore_new_executors::build,
+    },
+    StageType {
+        name: "executor_age",
+        kinds: BOTH,
+        summary: "publishes each executor's age at tick time as a signal",
+        build: executor_age::build,
+    },
+    StageType {
+        name: "too_low_usage",
+        kinds: BOTH,
+        summary: "later stages leave out production executors using at most min_cpu",
+        build: too_low_usage::build,
+    },
+    StageType {
+        name: "memory_slack",
+        kinds: ESTIMATOR,
+        summary: "memory slack: Σ(limit − usage − margin) of selected executors, capped at fraction × total − usage",
+        build: memory_slack::build,
+    },
+    StageType {
+        name: "subtract_best_effort_usage",
+        kinds: ESTIMATOR,
+        summary: "subtracts measured best-effort usage from the slack instead of their allocation",
+        build: subtract_best_effort_usage::build,
+    },
+    StageType {
+        name: "hysteresis",
+        kinds: ESTIMATOR,
+        summary: "quantises the slack, publishes decreases at once and increases only after they persist",
+        build: hysteresis::build,
     },
     StageType {
         name: "kill_all",

@@ -1,0 +1,126 @@
+//! Building `ResourceUsage` snapshots from plain descriptions: what the node
+//! agent does with cgroup samples, and what tests and benchmarks do with
+//! synthetic executors.
+
+use super::proto::{
+    ContainerId, Executor, ExecutorId, ExecutorInfo, FrameworkId, PerfStatistics, Resource,
+    ResourceStatistics, ResourceUsage, RevocableInfo, Scalar,
+};
+
+/// One executor of a snapshot to build.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ExecutorSpec {
+    /// Framework id.
+    pub framework_id: String,
+    /// Executor id.
+    pub executor_id: String,
+    /// Container id, if any.
+    pub container_id: Option<String>,
+    /// Whether its resources are revocable (best-effort).
+    pub revocable: bool,
+    /// Allocated cpus.
+    pub cpus: f64,
+    /// Allocated memory in MiB (Mesos's unit).
+    pub mem_mib: f64,
+    /// Statistics, when the executor reports them.
+    pub statistics: Option<ResourceStatistics>,
+}
+
+impl ExecutorSpec {
+    /// An executor with allocated cpus and memory and no statistics.
+    pub fn new(
+        framework_id: &str,
+        executor_id: &str,
+        revocable: bool,
+        cpus: f64,
+        mem_mib: f64,
+    ) -> Self {
+        ExecutorSpec {
+            framework_id: framework_id.to_owned(),
+            executor_id: executor_id.to_owned(),
+            container_id: Some(format!("{executor_id}-container")),
+            revocable,
+            cpus,
+            mem_mib,
+            statistics: None,
+        }
+    }
+
+    /// Adds CPU statistics: sample time, cumulative CPU seconds (user; system
+    /// 0) and the CPU limit (the allocation).
+    pub fn cpu(mut self, timestamp: f64, cpu_secs: f64) -> Self {
+        let s = self.statistics.get_or_insert_with(Default::default);
+        s.timestamp = Some(timestamp);
+        s.cpus_user_time_secs = Some(cpu_secs);
+        s.cpus_system_time_secs = Some(0.0);
+        s.cpus_limit = Some(self.cpus);
+        s.mem_limit_bytes = Some((self.mem_mib * super::MIB) as u64);
+        self
+    }
+
+    /// Adds memory RSS in bytes.
+    pub fn rss(mut self, bytes: u64) -> Self {
+        self.statistics
+            .get_or_insert_with(Default::default)
+            .mem_rss_bytes = Some(bytes);
+        self
+    }
+
+    /// Adds a perf sample (window start, duration, cycles, instructions).
+    pub fn perf(mut self, start: f64, duration: f64, cycles: u64, instructions: u64) -> Self {
+        self.statistics.get_or_insert_with(Default::default).perf = Some(PerfStatistics {
+            timestamp: Some(start),
+            duration: Some(duration),
+            cycles: Some(cycles),
+            instructions: Some(instructions),
+            ..Default::default()
+        });
+        self
+    }
+}
+
+/// A scalar resource as Mesos writes it (no role, unreserved).
+pub fn scalar(name: &str, value: f64, revocable: bool) -> Resource {
+    Resource {
+        name: Some(name.to_owned()),
+        r#type: Some(0),
+        scalar: Some(Scalar { value: Some(value) }),
+        revocable: revocable.then_some(RevocableInfo {}),
+        ..Default::default()
+    }
+}
+
+/// Builds a ResourceUsage with the agent's total cpus and memory (MiB).
+pub fn usage(total_cpus: f64, total_mem_mib: f64, executors: &[ExecutorSpec]) -> ResourceUsage {
+    ResourceUsage {
+        total: vec![
+            scalar("cpus", total_cpus, false),
+            scalar("mem", total_mem_mib, false),
+        ],
+        executors: executors
+            .iter()
+            .map(|e| Executor {
+                executor_info: Some(ExecutorInfo {
+                    executor_id: Some(ExecutorId {
+                        value: Some(e.executor_id.clone()),
+                    }),
+                    framework_id: Some(FrameworkId {
+                        value: Some(e.framework_id.clone()),
+                    }),
+                    name: Some(format!("executor {}", e.executor_id)),
+                    ..Default::default()
+                }),
+                allocated: vec![
+                    scalar("cpus", e.cpus, e.revocable),
+                    scalar("mem", e.mem_mib, e.revocable),
+                ],
+                statistics: e.statistics.clone(),
+                container_id: e.container_id.as_ref().map(|c| ContainerId {
+                    value: Some(c.clone()),
+                    parent: None,
+                }),
+                tasks: Vec::new(),
+            })
+            .collect(),
+    }
+}
