@@ -528,10 +528,12 @@ pub fn render_svg(data: &PlotData) -> String {
                 dashed: data.executors[d.executor].revocable,
             });
         }
+        let mut legend = executor_legend(&data.executors);
+        legend.extend(style_legend(&ipc_derived));
         panels.push(Panel {
             title: "IPC per executor (perf instructions / cycles)".into(),
             unit: "instructions per cycle".into(),
-            legend: style_legend(&ipc_derived),
+            legend,
             lines,
         });
     }

@@ -306,7 +306,12 @@ pub fn run(args: &ScoreArgs) -> anyhow::Result<ExitCode> {
                     truth.len()
                 );
             }
-            score_pipeline(n, &mine, &truth, args.grace_ticks)
+            let mut s = score_pipeline(n, &mine, &truth, args.grace_ticks);
+            if names.len() > 1 {
+                let others: Vec<&str> = names.iter().filter(|o| *o != n).map(String::as_str).collect();
+                s.pipeline = format!("{n} (with {})", others.join(" + "));
+            }
+            s
         })
         .collect();
     let label = args.label.clone().unwrap_or_else(|| {
