@@ -11,8 +11,9 @@
 //!   present, and its IPC returns to the baseline the tick the last one
 //!   leaves. A victim may also need more CPU while hurt (`cpu_rise`);
 //! - counters are what Mesos reports: cumulative user/system CPU seconds
-//!   (which a `counter_reset` event sets back to zero), and perf cycles and
-//!   instructions over the last interval, so IPC = instructions / cycles.
+//!   (which a `counter_reset` event sets back to zero), and perf cycles,
+//!   instructions and cache misses over the last interval, so IPC =
+//!   instructions / cycles and cache misses per second are defined.
 //!
 //! Each record is a ResourceUsage plus a `truth` key ([`crate::truth::Truth`]).
 //! Noise comes from a seeded generator (one stream per executor), so the
@@ -113,6 +114,10 @@ pub struct ExecutorSpec {
     /// Relative bounded noise on IPC (half-width, default 0.02).
     #[serde(default = "default_ipc_noise")]
     pub ipc_noise: f64,
+    /// Last-level-cache misses per 1000 instructions (default 1). Cache
+    /// thrashers have high values; a victim's rate rises as its IPC falls.
+    #[serde(default = "one")]
+    pub cache_mpki: f64,
     /// CPU demand model.
     pub load: Load,
 }
@@ -214,6 +219,11 @@ pub enum Event {
         /// The tick.
         at: usize,
     },
+}
+
+/// CPU seconds as the agent reports them: to the millisecond.
+fn millis(secs: f64) -> f64 {
+    (secs * 1000.0).round() / 1000.0
 }
 
 fn positive(x: f64) -> bool {
@@ -371,7 +381,7 @@ struct ExecState {
 
 fn resources(cpus: f64, mem_mib: f64, revocable: bool) -> Value {
     let r = |name: &str, v: f64| {
-        let mut o = json!({"name": name, "type": "SCALAR", "scalar": {"value": v}, "role": "*"});
+        let mut o = json!({"name": name, "type": "SCALAR", "scalar": {"value": v}});
         if revocable {
             o["revocable"] = json!({});
         }
@@ -564,6 +574,14 @@ pub fn generate(s: &Scenario) -> Vec<Value> {
             let cycles = (usage * s.clock_ghz * 1e9 * s.interval_secs).round();
             let ipc = (e.ipc * ipc_factor[i]).max(0.0);
             let instructions = (ipc * cycles).round();
+            // Misses per instruction rise as IPC falls (the same misses cost
+            // more cycles when the cache is contended).
+            let slowdown = if ipc_factor[i] > 0.0 {
+                1.0 / ipc_factor[i]
+            } else {
+                1.0
+            };
+            let cache_misses = (instructions * e.cache_mpki / 1000.0 * slowdown).round();
             let mib = 1024.0 * 1024.0;
             let framework = e.framework.clone().unwrap_or_else(|| {
                 if revocable {
@@ -582,8 +600,8 @@ pub fn generate(s: &Scenario) -> Vec<Value> {
                 "allocated": resources(e.cpus, e.mem_mib, revocable),
                 "statistics": {
                     "timestamp": time,
-                    "cpus_user_time_secs": st.cpu_seconds * 0.8,
-                    "cpus_system_time_secs": st.cpu_seconds * 0.2,
+                    "cpus_user_time_secs": millis(st.cpu_seconds * 0.8),
+                    "cpus_system_time_secs": millis(st.cpu_seconds * 0.2),
                     "cpus_limit": e.cpus,
                     "mem_rss_bytes": (e.mem_mib * 0.5 * mib) as u64,
                     "mem_limit_bytes": (e.mem_mib * mib) as u64,
@@ -592,11 +610,12 @@ pub fn generate(s: &Scenario) -> Vec<Value> {
                         "duration": s.interval_secs,
                         "cycles": cycles as u64,
                         "instructions": instructions as u64,
+                        "cache_misses": cache_misses as u64,
                     },
                 },
             }));
         }
-        truth.idle_cpus = (prod_unused - lent).max(0.0);
+        truth.idle_cpus = ((prod_unused - lent).max(0.0) * 1e4).round() / 1e4;
         out.push(json!({
             "executors": executors,
             "total": resources(s.agent_cpus, s.agent_mem_mib, false),

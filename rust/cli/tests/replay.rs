@@ -192,3 +192,39 @@ fn fixture_files_of_the_original_replay_too() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(lines(&stdout(&o)).len(), 4);
 }
+
+#[test]
+fn the_bundled_demo_trace_is_what_its_scenario_generates_and_it_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo.jsonl").display().to_string();
+    let o = serenity(&[
+        "simulate",
+        "--scenario",
+        "tests/data/demo-scenario.toml",
+        "--out",
+        &out,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let committed = std::fs::read_to_string(root().join("tests/data/demo-trace.jsonl")).unwrap();
+    assert!(
+        committed == std::fs::read_to_string(&out).unwrap(),
+        "tests/data/demo-trace.jsonl is stale: regenerate it with `serenity simulate --scenario tests/data/demo-scenario.toml --out tests/data/demo-trace.jsonl`"
+    );
+    let o = serenity(&[
+        "replay",
+        "-p",
+        "pipelines/estimator.toml",
+        "--output",
+        "jsonl",
+        "tests/data/demo-trace.jsonl",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines = lines(&stdout(&o));
+    assert_eq!(lines.len(), 160);
+    // The shipped estimator ignores executors younger than 300 s (60 ticks
+    // of 5 s), then lends.
+    assert!(lines[..60].iter().all(|l| l["slack"]["cpus"] == 0.0));
+    assert!(lines[61..]
+        .iter()
+        .any(|l| l["slack"]["cpus"].as_f64().unwrap() > 0.5));
+}
