@@ -7,7 +7,13 @@ use std::path::PathBuf;
 /// Serenity in Rust: check, replay, record, simulate, score and bench the
 /// pipelines of the Mesos oversubscription modules.
 #[derive(Debug, Parser)]
-#[command(name = "serenity", version, about, propagate_version = true)]
+#[command(
+    name = "serenity",
+    version,
+    about,
+    propagate_version = true,
+    term_width = 0
+)]
 #[command(after_help = "Examples:
   serenity check pipelines/*.toml
   serenity replay --pipeline pipelines/estimator.toml --pipeline pipelines/qos.toml tests/data/demo-trace.jsonl --plot demo.svg
@@ -40,7 +46,8 @@ Exits 1 if any file has a problem.")]
   serenity replay --pipeline pipelines/estimator.toml tests/data/demo-trace.jsonl
   serenity replay --pipeline pipelines/estimator.toml --pipeline pipelines/qos.toml \\
       --set slack.fraction=0.7 --output jsonl tests/data/demo-trace.jsonl > result.jsonl
-  serenity replay --pipeline pipelines/qos.toml --set qos:kill_all.contentions=[] trace.jsonl --plot out.png
+  serenity replay -p pipelines/estimator.toml -p pipelines/qos.toml --set estimator:slack.fraction=0.5 \\
+      tests/data/demo-trace.jsonl --plot out.png
 
 The trace may be an original fixture file ({\"resource_usage\": [...]}), one
 ResourceUsage object, or JSON Lines of ResourceUsage (what `serenity record`

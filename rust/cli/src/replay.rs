@@ -274,7 +274,7 @@ fn progress_bar(n: u64) -> indicatif::ProgressBar {
     }
     let bar = indicatif::ProgressBar::new(n);
     if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} replay {bar:40} {pos}/{len} ticks ({per_sec}, eta {eta})",
+        "{spinner} replay {bar:40} {pos}/{len} ticks (eta {eta})",
     ) {
         bar.set_style(style);
     }
