@@ -125,8 +125,9 @@ pub struct ReplayArgs {
     /// are linked: the QoS pipeline can close the estimator's valve).
     #[arg(long = "pipeline", short = 'p', required = true, value_name = "FILE")]
     pub pipelines: Vec<PathBuf>,
-    /// Override a parameter: `stage.key=value` for every pipeline, or
-    /// `PIPELINE:stage.key=value` for the pipeline whose file stem is PIPELINE.
+    /// Override a parameter: `stage.key=value` for every pipeline that has the
+    /// stage, `key=value` for every pipeline, or `PIPELINE:stage.key=value` for
+    /// the pipeline whose file stem is PIPELINE.
     #[arg(long = "set", value_name = "[PIPELINE:]STAGE.KEY=VALUE")]
     pub sets: Vec<String>,
     /// Output format on stdout.

@@ -30,17 +30,64 @@ pub fn stem(path: &Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
-/// The overrides that apply to the pipeline named `name`: unprefixed ones,
-/// and those written `name:stage.key=value`.
-pub fn overrides_for(name: &str, names: &[String], sets: &[String]) -> Vec<String> {
+/// What the replay knows of a pipeline file before building it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FileOutline {
+    /// The pipeline's name (file stem).
+    pub name: String,
+    /// Each stage's `name`, or its `type` when unnamed, in order.
+    pub stages: Vec<String>,
+}
+
+impl FileOutline {
+    fn has_stage(&self, selector: &str) -> bool {
+        match selector.parse::<usize>() {
+            Ok(i) => i >= 1 && i <= self.stages.len(),
+            Err(_) => self.stages.iter().any(|s| s == selector),
+        }
+    }
+}
+
+/// The overrides that apply to pipeline `me` among `all`:
+/// - `PIPELINE:...` goes to the pipeline whose name is PIPELINE only;
+/// - `stage.key=value` goes to every pipeline that has that stage (name,
+///   type or 1-based index), or to all of them when none has it (so that
+///   the builder reports the unknown stage);
+/// - a top-level `key=value` goes to every pipeline.
+pub fn overrides_for(me: usize, all: &[FileOutline], sets: &[String]) -> Vec<String> {
     sets.iter()
-        .filter_map(|s| match s.split_once(':') {
-            Some((prefix, rest)) if names.iter().any(|n| n == prefix) => {
-                (prefix == name).then(|| rest.to_owned())
+        .filter_map(|s| {
+            if let Some((prefix, rest)) = s.split_once(':') {
+                if all.iter().any(|o| o.name == prefix) {
+                    return (all[me].name == prefix).then(|| rest.to_owned());
+                }
             }
-            _ => Some(s.clone()),
+            let lhs = s.split_once('=').map_or(s.as_str(), |(l, _)| l).trim();
+            let Some((stage, _)) = lhs.rsplit_once('.') else {
+                return Some(s.clone());
+            };
+            let stage = stage.trim();
+            let anyone = all.iter().any(|o| o.has_stage(stage));
+            (!anyone || all[me].has_stage(stage)).then(|| s.clone())
         })
         .collect()
+}
+
+fn outline(name: String, text: &str) -> FileOutline {
+    let stages = toml::from_str::<toml::Table>(text)
+        .ok()
+        .and_then(|t| t.get("stage")?.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .map(|st| {
+            st.get("name")
+                .or_else(|| st.get("type"))
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    FileOutline { name, stages }
 }
 
 fn declared_kind(text: &str) -> Option<PipelineKind> {
@@ -79,6 +126,11 @@ pub fn build_pipelines(files: &[PathBuf], sets: &[String]) -> Result<Vec<Pipelin
         }
     }
     let kinds: Vec<Option<PipelineKind>> = texts.iter().map(|t| declared_kind(t)).collect();
+    let outlines: Vec<FileOutline> = names
+        .iter()
+        .zip(&texts)
+        .map(|(n, t)| outline(n.clone(), t))
+        .collect();
     let estimators = kinds
         .iter()
         .filter(|k| **k == Some(PipelineKind::Estimator))
@@ -104,7 +156,7 @@ pub fn build_pipelines(files: &[PathBuf], sets: &[String]) -> Result<Vec<Pipelin
                 _ => {}
             }
         }
-        let overrides = overrides_for(&names[i], &names, sets);
+        let overrides = overrides_for(i, &outlines, sets);
         match build_pipeline(&f.display().to_string(), &texts[i], &overrides, options) {
             Ok(p) => out.push(p),
             Err(e) => problems.extend(e.0.iter().map(|e| e.to_string())),
@@ -285,25 +337,58 @@ fn progress_bar(n: u64) -> indicatif::ProgressBar {
 mod tests {
     use super::*;
 
+    fn outlines() -> Vec<FileOutline> {
+        vec![
+            outline(
+                "estimator".into(),
+                "kind = \"estimator\"\n[[stage]]\ntype = \"valve\"\n[[stage]]\ntype = \"slack\"\n",
+            ),
+            outline(
+                "qos".into(),
+                "kind = \"qos\"\n[[stage]]\ntype = \"ema\"\nname = \"ipc_ema\"\n",
+            ),
+        ]
+    }
+
     #[test]
     fn prefixed_overrides_go_to_their_pipeline_only() {
-        let names = vec!["estimator".to_string(), "qos".to_string()];
+        let o = outlines();
         let sets = vec![
-            "qos:ema.alpha=0.5".to_string(),
-            "slack.fraction=0.7".to_string(),
-            "other:x.y=1".to_string(),
+            "qos:ipc_ema.alpha=0.5".to_string(),
+            "estimator:valve.open=false".to_string(),
         ];
         assert_eq!(
-            overrides_for("qos", &names, &sets),
+            overrides_for(1, &o, &sets),
+            vec!["ipc_ema.alpha=0.5".to_string()]
+        );
+        assert_eq!(
+            overrides_for(0, &o, &sets),
+            vec!["valve.open=false".to_string()]
+        );
+    }
+
+    #[test]
+    fn unprefixed_stage_overrides_go_to_the_pipelines_that_have_the_stage() {
+        let o = outlines();
+        let sets = vec![
+            "slack.fraction=0.7".to_string(),
+            "ipc_ema.alpha=0.3".to_string(),
+            "2.epsilon_cpus=0".to_string(),
+            "interval_secs=5".to_string(),
+            "nowhere.x=1".to_string(),
+        ];
+        assert_eq!(
+            overrides_for(0, &o, &sets),
             vec![
-                "ema.alpha=0.5".to_string(),
-                "slack.fraction=0.7".to_string(),
-                "other:x.y=1".to_string()
+                "slack.fraction=0.7",
+                "2.epsilon_cpus=0",
+                "interval_secs=5",
+                "nowhere.x=1"
             ]
         );
         assert_eq!(
-            overrides_for("estimator", &names, &sets),
-            vec!["slack.fraction=0.7".to_string(), "other:x.y=1".to_string()]
+            overrides_for(1, &o, &sets),
+            vec!["ipc_ema.alpha=0.3", "interval_secs=5", "nowhere.x=1"]
         );
     }
 

@@ -118,7 +118,7 @@ fn records_merge_allocations_and_revocable_flags_and_survive_an_agent_restart() 
     let start = Instant::now();
     let down_at = start + Duration::from_millis(900);
     let up_at = start + Duration::from_millis(1600);
-    let end = start + Duration::from_millis(3400);
+    let end = start + Duration::from_millis(4200);
     let server = {
         let polls = polls.clone();
         std::thread::spawn(move || {
@@ -247,5 +247,50 @@ fn an_agent_that_never_answers_is_an_error() {
         )),
         "{}",
         stderr(&o)
+    );
+}
+
+#[test]
+fn a_request_that_times_out_is_retried_and_recording_goes_on() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let polls = Arc::new(AtomicU64::new(0));
+    let end = Instant::now() + Duration::from_millis(2000);
+    let server = {
+        let polls = polls.clone();
+        std::thread::spawn(move || {
+            // The first connection is accepted and never answered (a hung agent).
+            let (hung, _) = listener.accept().unwrap();
+            std::thread::sleep(Duration::from_millis(700));
+            drop(hung);
+            serve(listener, end, polls);
+        })
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("t.jsonl").display().to_string();
+    let agent = format!("http://{addr}");
+    let o = serenity(&[
+        "record",
+        "--agent",
+        &agent,
+        "--interval",
+        "100ms",
+        "--timeout",
+        "300ms",
+        "--duration",
+        "1600ms",
+        "--out",
+        &out,
+    ]);
+    server.join().unwrap();
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("warning: poll failed (GET "), "{err}");
+    assert!(err.to_lowercase().contains("timeout"), "{err}");
+    let (_, usages) = load_trace(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert!(
+        usages.len() >= 3,
+        "{} records after the timeout",
+        usages.len()
     );
 }

@@ -228,3 +228,37 @@ fn the_bundled_demo_trace_is_what_its_scenario_generates_and_it_replays() {
         .iter()
         .any(|l| l["slack"]["cpus"].as_f64().unwrap() > 0.5));
 }
+
+#[test]
+fn an_unprefixed_override_reaches_the_pipelines_that_have_the_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = simulate(dir.path(), "steady-no-interference");
+    let est = write(dir.path(), "est.toml", ESTIMATOR);
+    let qos = write(dir.path(), "qos.toml", QOS_NO_DETECTOR);
+    // `slack` exists only in the estimator: no error for the QoS pipeline.
+    let o = serenity(&[
+        "replay",
+        "-p",
+        &est,
+        "-p",
+        &qos,
+        "--set",
+        "slack.fraction=0.5",
+        "--output",
+        "jsonl",
+        &trace,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let half: f64 = lines(&stdout(&o))
+        .iter()
+        .filter_map(|l| l["slack"]["cpus"].as_f64())
+        .sum();
+    let o = serenity(&[
+        "replay", "-p", &est, "-p", &qos, "--output", "jsonl", &trace,
+    ]);
+    let full: f64 = lines(&stdout(&o))
+        .iter()
+        .filter_map(|l| l["slack"]["cpus"].as_f64())
+        .sum();
+    assert!(half < full, "a lower cap lends less: {half} vs {full}");
+}
