@@ -141,7 +141,7 @@ fn records_merge_allocations_and_revocable_flags_and_survive_an_agent_restart() 
             "--interval",
             "100ms",
             "--duration",
-            "2800ms",
+            "3600ms",
             "--timeout",
             "1s",
         ])
