@@ -18,7 +18,10 @@ pub mod stages;
 pub mod tick;
 pub mod valve;
 
-pub use config::{build_pipeline, BuildOptions, ConfigError, ConfigErrors, ProbeSettings};
+pub use config::{
+    build_pipeline, build_pipeline_with_stages, BuildOptions, ConfigError, ConfigErrors,
+    ProbeSettings,
+};
 pub use model::{decode_usage, load_trace, Snapshot};
 pub use pipeline::{Outcome, Pipeline, PipelineKind, Stopped};
 pub use tick::{Contention, Correction, Slack};

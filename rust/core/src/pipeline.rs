@@ -13,9 +13,8 @@ use crate::executors::ExecutorRegistry;
 use crate::model::Snapshot;
 use crate::signal::SignalNames;
 use crate::stage::Stage;
-use crate::tick::{Contention, Correction, Flow, Slack, Tick, TickState};
+use crate::tick::{dedupe_corrections, Contention, Correction, Flow, Slack, Tick, TickState};
 use crate::valve::ValveControl;
-use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -224,6 +223,25 @@ impl Pipeline {
 
     /// Runs one tick on a snapshot.
     pub fn tick(&mut self, snapshot: &Snapshot) -> Outcome<'_> {
+        self.run_tick(snapshot, |_, _| {})
+    }
+
+    /// Runs one tick, letting a test overwrite signals after the built-in
+    /// ones are derived and before the first stage runs.
+    #[cfg(test)]
+    pub(crate) fn tick_injecting(
+        &mut self,
+        snapshot: &Snapshot,
+        inject: impl FnOnce(&mut crate::signal::SignalTable, &SignalNames),
+    ) -> Outcome<'_> {
+        self.run_tick(snapshot, inject)
+    }
+
+    fn run_tick(
+        &mut self,
+        snapshot: &Snapshot,
+        inject: impl FnOnce(&mut crate::signal::SignalTable, &SignalNames),
+    ) -> Outcome<'_> {
         self.ticks += 1;
         self.said_next.clear();
         let rows = snapshot.executors.len();
@@ -237,6 +255,7 @@ impl Pipeline {
         state.best_effort_accounted = false;
 
         self.registry.ingest(snapshot, &mut self.state.signals);
+        inject(&mut self.state.signals, &self.signals);
         for r in &snapshot.rejected {
             let m = format!("left out of this tick: {}", r.reason);
             self.say(log::Level::Warn, m);
@@ -333,7 +352,6 @@ impl Pipeline {
             self.state.corrections.clear();
             return;
         }
-        let mut seen = HashSet::new();
         let mut refused = Vec::new();
         self.state.corrections.retain(|c| {
             let Some(view) = snapshot.executors.get(c.row) else {
@@ -348,8 +366,9 @@ impl Pipeline {
                 ));
                 return false;
             }
-            seen.insert(c.row)
+            true
         });
+        dedupe_corrections(&mut self.state.corrections);
         for m in refused {
             self.say(log::Level::Error, m);
         }

@@ -58,6 +58,17 @@ pub struct Correction {
     pub reason: String,
 }
 
+/// Keeps the first correction of each executor (by row) and drops later
+/// ones, preserving order; returns how many were dropped. The one place where
+/// corrections are merged: the `merge_corrections` stage (the original's
+/// CorrectionMerger, spec/serenity.md §2.9) and the pipeline's final check.
+pub fn dedupe_corrections(corrections: &mut Vec<Correction>) -> usize {
+    let before = corrections.len();
+    let mut seen = std::collections::HashSet::with_capacity(before);
+    corrections.retain(|c| seen.insert(c.row));
+    before - corrections.len()
+}
+
 /// Revocable capacity this node can lend.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Slack {

@@ -116,6 +116,18 @@ pub fn build_pipeline(
     overrides: &[String],
     options: BuildOptions,
 ) -> Result<Pipeline, ConfigErrors> {
+    build_pipeline_with_stages(file, text, overrides, options, &[])
+}
+
+/// [`build_pipeline`] with stage types beyond the catalogue (an embedder's
+/// own stages, test detectors). The catalogue wins on a name clash.
+pub fn build_pipeline_with_stages(
+    file: &str,
+    text: &str,
+    overrides: &[String],
+    options: BuildOptions,
+    extra_stages: &'static [stages::StageType],
+) -> Result<Pipeline, ConfigErrors> {
     let source = Source::new(file, text);
     let mut errors = Vec::new();
     let (doc, syntax) = DeTable::parse_recoverable(text);
@@ -317,9 +329,15 @@ pub fn build_pipeline(
             section: None,
         };
         let name = r.opt_string("name").unwrap_or_else(|| type_name.clone());
-        match stages::lookup(&type_name) {
+        let stage_type = stages::lookup(&type_name)
+            .or_else(|| extra_stages.iter().find(|s| s.name == type_name));
+        match stage_type {
             None => {
-                let known: Vec<&str> = stages::STAGE_TYPES.iter().map(|s| s.name).collect();
+                let known: Vec<&str> = stages::STAGE_TYPES
+                    .iter()
+                    .chain(extra_stages)
+                    .map(|s| s.name)
+                    .collect();
                 r.problem(
                     Some("type"),
                     format!("unknown stage type (known: {})", known.join(", ")),

@@ -2,7 +2,8 @@
 //! which executors a strategy may choose from.
 
 use crate::config::ParamReader;
-use crate::tick::Tick;
+use crate::signal::SignalNames;
+use crate::tick::{Contention, Tick};
 
 /// Which contentions a strategy acts on: those raised by the named detector
 /// stages (their `name`, default their type), or, when no list is given,
@@ -44,4 +45,61 @@ impl ContentionFilter {
 /// only the rows selected for measurement.
 pub fn best_effort_rows(tick: &Tick<'_>) -> Vec<usize> {
     (0..tick.rows()).filter(|&r| tick.is_revocable(r)).collect()
+}
+
+/// The signal names a stage can see when it is built (built-ins and every
+/// signal an earlier stage writes), for naming a contention's signal in
+/// log lines and reasons.
+pub(crate) fn known_signals(r: &ParamReader<'_, '_>) -> SignalNames {
+    r.signals.clone()
+}
+
+/// Describes a contention for reasons and log lines: which detector, on
+/// which signal, which production executor, how severe.
+pub(crate) fn describe_contention(c: &Contention, names: &SignalNames, tick: &Tick<'_>) -> String {
+    let signal = if c.signal.index() < names.len() {
+        names.name(c.signal).to_owned()
+    } else {
+        c.signal.to_string()
+    };
+    let victim = match c.victim.and_then(|row| tick.snapshot.executors.get(row)) {
+        Some(view) => format!("production executor {}", view.key),
+        None => "node-wide".to_owned(),
+    };
+    let severity = match c.severity {
+        Some(s) => format!("severity {s:.3} {}", c.unit.as_str()),
+        None => "severity unknown".to_owned(),
+    };
+    format!("{} on {signal} ({victim}, {severity})", c.detector)
+}
+
+/// Describes a best-effort executor for a reason: its key, its usage of the
+/// given signal, its allocated cpus and its age.
+pub(crate) fn describe_executor(
+    tick: &Tick<'_>,
+    row: usize,
+    usage: Option<f64>,
+    usage_name: &str,
+) -> String {
+    let view = &tick.snapshot.executors[row];
+    let usage = match usage {
+        Some(u) => format!("{usage_name} {u:.3}"),
+        None => format!("{usage_name} unknown"),
+    };
+    let allocated = match view.allocated_cpus {
+        Some(a) => format!("{a:.3} cpus allocated"),
+        None => "no cpus allocated".to_owned(),
+    };
+    let age = match tick.age_secs(row) {
+        Some(a) => format!("age {a:.0} s"),
+        None => "age unknown".to_owned(),
+    };
+    format!("executor {} ({usage}, {allocated}, {age})", view.key)
+}
+
+/// Marks contentions handled.
+pub(crate) fn mark_handled(tick: &mut Tick<'_>, pending: &[usize]) {
+    for &i in pending {
+        tick.state.contentions[i].handled = true;
+    }
 }

@@ -24,8 +24,35 @@ mod too_low_usage;
 mod utilization_threshold;
 mod valve;
 
+// QoS detectors, strategies and controls.
+mod cache_occupancy;
+mod changepoint;
+mod cooldown;
+mod cpu_contention;
+mod cusum;
+mod drop_detector;
+mod merge_corrections;
+mod overload;
+mod page_hinkley;
+mod pause_estimator;
+mod ranked_victims;
+mod seniority;
+#[cfg(test)]
+mod testkit;
+
 pub use common::{best_effort_rows, ContentionFilter};
 pub use ema::{Ema, Mode as EmaMode};
+
+pub use cache_occupancy::CacheOccupancyParams;
+pub use changepoint::{Alarm, Baseline, BaselineParams, ChangepointParams, Direction, Shift};
+pub use cooldown::CooldownParams;
+pub use cpu_contention::CpuContentionParams;
+pub use cusum::{Cusum, CusumParams};
+pub use drop_detector::{Detection, DropAnalyzer, DropParams};
+pub use overload::OverloadParams;
+pub use page_hinkley::{PageHinkley, PageHinkleyParams};
+pub use ranked_victims::{Candidate, RankedVictimsParams};
+pub use seniority::SeniorityParams;
 
 /// What a stage builder may use besides its parameters.
 pub struct BuildContext {
@@ -134,6 +161,72 @@ pub const STAGE_TYPES: &[StageType] = &[
         kinds: QOS,
         summary: "on contention, kill every best-effort executor",
         build: kill_all::build,
+    },
+    StageType {
+        name: "overload",
+        kinds: QOS,
+        summary: "one node-wide contention when Σ cpu usage > threshold × total cpus with best-effort work running",
+        build: overload::build,
+    },
+    StageType {
+        name: "drop_detector",
+        kinds: QOS,
+        summary: "the original's checkpoint-voting drop detector on a production signal (IPC)",
+        build: drop_detector::build,
+    },
+    StageType {
+        name: "cusum",
+        kinds: QOS,
+        summary: "CUSUM changepoint test on a production signal, in units of its own noise",
+        build: cusum::build,
+    },
+    StageType {
+        name: "page_hinkley",
+        kinds: QOS,
+        summary: "Page-Hinkley changepoint test on a production signal, in units of its own noise",
+        build: page_hinkley::build,
+    },
+    StageType {
+        name: "cpu_contention",
+        kinds: QOS,
+        summary: "recover the contention's cpus: allocation violators first, then the youngest",
+        build: cpu_contention::build,
+    },
+    StageType {
+        name: "seniority",
+        kinds: QOS,
+        summary: "kill ⌈#best-effort × severity⌉ youngest best-effort executors",
+        build: seniority::build,
+    },
+    StageType {
+        name: "cache_occupancy",
+        kinds: QOS,
+        summary: "kill best-effort executors with above-mean LLC occupancy (or cache misses)",
+        build: cache_occupancy::build,
+    },
+    StageType {
+        name: "ranked_victims",
+        kinds: QOS,
+        summary: "kill the fewest best-effort executors, by rank, that cover the contention",
+        build: ranked_victims::build,
+    },
+    StageType {
+        name: "cooldown",
+        kinds: QOS,
+        summary: "after a correction, drop corrections for a number of ticks",
+        build: cooldown::build,
+    },
+    StageType {
+        name: "pause_estimator",
+        kinds: QOS,
+        summary: "hold the estimator's valve closed while contention lasts",
+        build: pause_estimator::build,
+    },
+    StageType {
+        name: "merge_corrections",
+        kinds: QOS,
+        summary: "one correction per executor, the first wins",
+        build: merge_corrections::build,
     },
 ];
 

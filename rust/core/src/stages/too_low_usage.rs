@@ -55,18 +55,19 @@ impl Stage for TooLowUsage {
                 continue;
             }
             let usage = tick.signal(row, self.params.usage);
-            let why = match usage {
-                Some(u) if u <= self.params.min_cpu => {
-                    format!("uses {u:.3} CPUs, at most {}", self.params.min_cpu)
-                }
-                Some(_) => continue,
-                None => "has no CPU usage sample yet".to_owned(),
-            };
+            if usage.is_some_and(|u| u > self.params.min_cpu) {
+                continue;
+            }
+            // Formatting only happens when debug logging is on.
             log::debug!(
                 target: "serenity",
-                "stage {}: production executor {} {why}; left out",
+                "stage {}: production executor {} {}; left out",
                 self.name,
-                tick.snapshot.executors[row].key
+                tick.snapshot.executors[row].key,
+                match usage {
+                    Some(u) => format!("uses {u:.3} CPUs, at most {}", self.params.min_cpu),
+                    None => "has no CPU usage sample yet".to_owned(),
+                }
             );
             tick.state.selected[row] = false;
         }

@@ -1,0 +1,65 @@
+# Building the Rust C ABI (rust/ffi) from CMake without Corrosion.
+#
+# serenity_cargo_staticlib(<target> [FEATURES <features>] [AFTER <target>])
+#   Runs `cargo build --release -p serenity-ffi [--features ...]` in the
+#   workspace and copies target/release/libserenity_ffi.a into the build
+#   tree as lib<target>.a, exposed as an IMPORTED static library <target>
+#   that carries the header directory and Rust's system libraries. Cargo
+#   decides what to rebuild; CMake re-runs it when a Rust source changes.
+#   Variants share cargo's target directory, so AFTER orders them (the copy
+#   must take the artifact of its own build).
+
+find_program(CARGO_EXECUTABLE cargo HINTS $ENV{HOME}/.cargo/bin REQUIRED)
+find_package(Threads REQUIRED)
+
+get_filename_component(SERENITY_WORKSPACE_DIR ${CMAKE_CURRENT_LIST_DIR}/.. ABSOLUTE)
+set(SERENITY_CARGO_TARGET_DIR ${SERENITY_WORKSPACE_DIR}/target CACHE PATH
+  "cargo's target directory for the Rust static library")
+
+function(serenity_cargo_staticlib target)
+  cmake_parse_arguments(ARG "" "FEATURES;AFTER" "" ${ARGN})
+
+  set(features_flag)
+  if (ARG_FEATURES)
+    set(features_flag --features ${ARG_FEATURES})
+  endif ()
+
+  file(GLOB_RECURSE rust_sources CONFIGURE_DEPENDS
+    ${SERENITY_WORKSPACE_DIR}/rust/core/src/*.rs
+    ${SERENITY_WORKSPACE_DIR}/rust/ffi/src/*.rs)
+
+  set(output ${CMAKE_BINARY_DIR}/cargo/lib${target}.a)
+  set(after_output)
+  if (ARG_AFTER)
+    set(after_output ${CMAKE_BINARY_DIR}/cargo/lib${ARG_AFTER}.a)
+  endif ()
+
+  add_custom_command(
+    OUTPUT ${output}
+    COMMAND ${CARGO_EXECUTABLE} build --release --locked -p serenity-ffi
+      --target-dir ${SERENITY_CARGO_TARGET_DIR} ${features_flag}
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/cargo
+    COMMAND ${CMAKE_COMMAND} -E copy
+      ${SERENITY_CARGO_TARGET_DIR}/release/libserenity_ffi.a ${output}
+    WORKING_DIRECTORY ${SERENITY_WORKSPACE_DIR}
+    DEPENDS
+      ${rust_sources}
+      ${SERENITY_WORKSPACE_DIR}/Cargo.toml
+      ${SERENITY_WORKSPACE_DIR}/Cargo.lock
+      ${SERENITY_WORKSPACE_DIR}/rust/core/Cargo.toml
+      ${SERENITY_WORKSPACE_DIR}/rust/ffi/Cargo.toml
+      ${after_output}
+    COMMENT "cargo build --release -p serenity-ffi ${features_flag}"
+    USES_TERMINAL
+    VERBATIM)
+
+  add_custom_target(${target}_cargo DEPENDS ${output})
+
+  add_library(${target} STATIC IMPORTED GLOBAL)
+  set_target_properties(${target} PROPERTIES
+    IMPORTED_LOCATION ${output}
+    INTERFACE_INCLUDE_DIRECTORIES ${SERENITY_WORKSPACE_DIR}/rust/ffi/include
+    # What Rust's std needs on Linux (`--print native-static-libs`).
+    INTERFACE_LINK_LIBRARIES "Threads::Threads;${CMAKE_DL_LIBS};m;rt;util")
+  add_dependencies(${target} ${target}_cargo)
+endfunction()

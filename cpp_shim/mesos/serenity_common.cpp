@@ -1,0 +1,189 @@
+#include "serenity_common.hpp"
+
+#include <mutex>
+#include <string>
+
+#include <glog/logging.h>
+
+#include <stout/error.hpp>
+#include <stout/hashmap.hpp>
+
+using process::Future;
+
+using process::http::BadRequest;
+using process::http::OK;
+using process::http::Request;
+using process::http::Response;
+
+using std::string;
+
+namespace serenity {
+namespace agent {
+
+Try<ModuleConfig> parseParameters(const mesos::Parameters& parameters)
+{
+  ModuleConfig config;
+  bool havePipeline = false;
+
+  for (int i = 0; i < parameters.parameter_size(); i++) {
+    const mesos::Parameter& parameter = parameters.parameter(i);
+
+    if (parameter.key() == "pipeline") {
+      if (havePipeline) {
+        return Error("the 'pipeline' parameter is given more than once");
+      }
+      if (parameter.value().empty()) {
+        return Error("the 'pipeline' parameter is empty");
+      }
+      config.pipeline = parameter.value();
+      havePipeline = true;
+    } else if (parameter.key() == "override") {
+      if (parameter.value().find('=') == string::npos) {
+        return Error(
+            "the 'override' parameter '" + parameter.value() +
+            "' must read key=value or stage.key=value");
+      }
+      config.overrides.push_back(parameter.value());
+    } else {
+      return Error(
+          "unknown parameter '" + parameter.key() +
+          "' (known: pipeline, override)");
+    }
+  }
+
+  if (!havePipeline) {
+    return Error(
+        "missing the 'pipeline' parameter (the path of the pipeline TOML "
+        "file, e.g. /usr/local/share/serenity/pipelines/estimator.toml)");
+  }
+
+  return config;
+}
+
+
+void routeLogsToGlog()
+{
+  static std::once_flag once;
+  std::call_once(once, []() {
+    serenity::LogLevel maxLevel = serenity::LogLevel::Info;
+    if (VLOG_IS_ON(2)) {
+      maxLevel = serenity::LogLevel::Trace;
+    } else if (VLOG_IS_ON(1)) {
+      maxLevel = serenity::LogLevel::Debug;
+    }
+
+    serenity::Status status = serenity::setLogHandler(
+        [](serenity::LogLevel level,
+           const string& target,
+           const string& message) {
+          switch (level) {
+            case serenity::LogLevel::Error:
+              LOG(ERROR) << target << ": " << message;
+              break;
+            case serenity::LogLevel::Warn:
+              LOG(WARNING) << target << ": " << message;
+              break;
+            case serenity::LogLevel::Info:
+              LOG(INFO) << target << ": " << message;
+              break;
+            case serenity::LogLevel::Debug:
+              VLOG(1) << target << ": " << message;
+              break;
+            case serenity::LogLevel::Trace:
+            case serenity::LogLevel::Off:
+              VLOG(2) << target << ": " << message;
+              break;
+          }
+        },
+        maxLevel);
+
+    if (!status.ok()) {
+      LOG(ERROR) << "Serenity: could not install the log handler: "
+                 << status.message();
+    }
+  });
+}
+
+
+bool compatible()
+{
+  if (!serenity::abiCompatible()) {
+    LOG(ERROR) << "Serenity: the library (" << serenity::version()
+               << ", ABI " << serenity_abi_version()
+               << ") does not match the header the module was built with "
+               << "(ABI " << SERENITY_ABI_VERSION << ")";
+    return false;
+  }
+  return true;
+}
+
+
+Try<string> serialize(const mesos::ResourceUsage& usage)
+{
+  string bytes;
+
+  // SerializeToString refuses (and in debug builds of protobuf, aborts on)
+  // a message with unset required fields; the library reports such a
+  // snapshot itself, so never let that stop the tick here.
+  bool serialized = usage.IsInitialized()
+    ? usage.SerializeToString(&bytes)
+    : usage.SerializePartialToString(&bytes);
+
+  if (!serialized) {
+    return Error("failed to serialize the agent's ResourceUsage");
+  }
+
+  return bytes;
+}
+
+
+Future<Response> valveRequest(
+    const Request& request,
+    const string& tag,
+    const std::function<serenity::Status(bool)>& set,
+    const std::function<string()>& state)
+{
+  // As the original: the query string if it has parameters, else the
+  // form-urlencoded body.
+  hashmap<string, string> values = request.url.query;
+  if (values.empty() && !request.body.empty()) {
+    Try<hashmap<string, string>> decoded =
+      process::http::query::decode(request.body);
+    if (decoded.isError()) {
+      return BadRequest(
+          "Unable to decode the request body: " + decoded.error() + "\n");
+    }
+    values = decoded.get();
+  }
+
+  Option<string> enabled = values.get("enabled");
+  if (enabled.isNone()) {
+    return BadRequest(
+        "Missing the 'enabled' parameter. Possible values: true / false. " +
+        state() + "\n");
+  }
+
+  bool open;
+  if (enabled.get() == "true") {
+    open = true;
+  } else if (enabled.get() == "false") {
+    open = false;
+  } else {
+    return BadRequest(
+        "Unknown value '" + enabled.get() +
+        "' of 'enabled'. Possible values: true / false.\n");
+  }
+
+  serenity::Status status = set(open);
+  if (!status.ok()) {
+    return process::http::InternalServerError(status.message() + "\n");
+  }
+
+  LOG(INFO) << tag << ": valve " << (open ? "opened" : "closed")
+            << " through /valve; " << state();
+
+  return OK(tag + (open ? ": Enabled. " : ": Disabled. ") + state() + "\n");
+}
+
+} // namespace agent {
+} // namespace serenity {

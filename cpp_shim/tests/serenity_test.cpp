@@ -1,0 +1,359 @@
+// GoogleTest tests of the C++ wrapper over the C ABI, linked against the
+// Rust static library built with the `test-stages` feature (for the
+// `test_cpu_above` detector and the `test_panic` stage). Also run under
+// valgrind by ctest.
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <serenity/serenity.hpp>
+
+#include "usage_builder.hpp"
+
+using serenity::ConfigError;
+using serenity::Correction;
+using serenity::Estimator;
+using serenity::LogLevel;
+using serenity::QoSController;
+using serenity::Slack;
+using serenity::Status;
+using serenity::tests::Exec;
+using serenity::tests::usage;
+
+using std::string;
+using std::vector;
+
+namespace {
+
+const char ESTIMATOR_TOML[] =
+  "kind = \"estimator\"\n"
+  "[[stage]]\ntype = \"valve\"\n"
+  "[[stage]]\ntype = \"pr_only\"\n"
+  "[[stage]]\ntype = \"slack\"\nfraction = 0.8\n";
+
+const char QOS_TOML[] =
+  "kind = \"qos\"\ninterval_secs = 3.5\n"
+  "[[stage]]\ntype = \"valve\"\n"
+  "[[stage]]\ntype = \"test_cpu_above\"\nthreshold = 1.5\n"
+  "[[stage]]\ntype = \"kill_all\"\n";
+
+
+string tickA()
+{
+  return usage(100, 8, {{"pr1", false, 4, 10}, {"be1", true, 1, 5}});
+}
+
+
+string tickB()
+{
+  return usage(101, 8, {{"pr1", false, 4, 12}, {"be1", true, 1, 5.5}});
+}
+
+
+struct Captured
+{
+  std::mutex mutex;
+  vector<string> lines;
+
+  vector<string> matching(const string& needle)
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    vector<string> out;
+    for (size_t i = 0; i < lines.size(); i++) {
+      if (lines[i].find(needle) != string::npos) {
+        out.push_back(lines[i]);
+      }
+    }
+    return out;
+  }
+};
+
+
+Captured& captured()
+{
+  static Captured* c = new Captured();
+  return *c;
+}
+
+
+void captureLogs()
+{
+  Status s = serenity::setLogHandler(
+      [](LogLevel level, const string& target, const string& message) {
+        std::lock_guard<std::mutex> lock(captured().mutex);
+        captured().lines.push_back(
+            std::to_string(static_cast<uint32_t>(level)) + " " + target +
+            ": " + message);
+      },
+      LogLevel::Trace);
+  ASSERT_TRUE(s.ok()) << s.message();
+}
+
+} // namespace {
+
+
+TEST(Version, HeaderAndLibraryAgree)
+{
+  EXPECT_TRUE(serenity::abiCompatible());
+  EXPECT_EQ(0u, serenity::version().find("serenity-ffi "));
+}
+
+
+TEST(Estimator, AnswersSlackNetOfRevocableAllocations)
+{
+  Estimator e = Estimator::fromText("cpp-est.toml", ESTIMATOR_TOML);
+  Slack slack;
+  ASSERT_TRUE(e.update(tickA(), &slack).ok());
+  EXPECT_EQ(0.0, slack.cpus);
+  Status s = e.update(tickB(), &slack);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_NEAR(1.0, slack.cpus, 1e-9);
+  EXPECT_FALSE(slack.stopped);
+  serenity::Metrics m;
+  ASSERT_TRUE(e.metrics(&m).ok());
+  EXPECT_EQ(2u, m.ticks);
+  EXPECT_NEAR(1.0, m.last_slack_cpus, 1e-9);
+}
+
+
+TEST(Estimator, ConfigErrorListsEveryProblem)
+{
+  try {
+    Estimator::fromText(
+        "broken.toml",
+        "kind = \"estimator\"\n[[stage]]\ntype = \"slack\"\nfraction = 3\n",
+        {"nostage.key=1"});
+    FAIL() << "expected a ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(SERENITY_RESULT_INVALID_CONFIG, e.code());
+    ASSERT_EQ(2u, e.problems().size()) << e.what();
+    // The override's problem (no file position) and the file's.
+    const serenity::Problem& o = e.problems()[0];
+    EXPECT_EQ(0u, o.line);
+    EXPECT_EQ("", o.file);
+    EXPECT_NE(string::npos, o.origin.find("nostage.key=1")) << o.origin;
+    const serenity::Problem& p = e.problems()[1];
+    EXPECT_EQ("broken.toml", p.file);
+    EXPECT_EQ(4u, p.line);
+    EXPECT_EQ(12u, p.column);
+    EXPECT_EQ(1u, p.stageIndex);
+    EXPECT_EQ("slack", p.stageType);
+    EXPECT_EQ("fraction", p.key);
+    EXPECT_EQ("3", p.value);
+    EXPECT_EQ(o.message + "\n" + p.message, string(e.what()));
+  }
+}
+
+
+TEST(Estimator, UnreadableFileIsAnIoError)
+{
+  try {
+    Estimator::fromFile("/nonexistent/estimator.toml");
+    FAIL() << "expected a ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(SERENITY_RESULT_IO, e.code());
+    EXPECT_EQ(0u, string(e.what()).find("/nonexistent/estimator.toml: "));
+  }
+}
+
+
+TEST(Estimator, FromFileWithOverrides)
+{
+  const string path = ::testing::TempDir() + "serenity-cpp-est.toml";
+  {
+    std::ofstream out(path.c_str());
+    out << ESTIMATOR_TOML;
+  }
+  Estimator e = Estimator::fromFile(path, {"slack.fraction=0.3"});
+  Slack slack;
+  e.update(tickA(), &slack);
+  ASSERT_TRUE(e.update(tickB(), &slack).ok());
+  EXPECT_EQ(0.0, slack.cpus); // cap 0.3 * 8 - 2 = 0.4, minus 1 revocable.
+  std::remove(path.c_str());
+}
+
+
+TEST(Estimator, HostileBytesAreRefusedWithZeroSlackAndALogLine)
+{
+  captureLogs();
+  Estimator e = Estimator::fromText("cpp-hostile.toml", ESTIMATOR_TOML);
+  e.update(tickA(), nullptr);
+  const string b = tickB();
+  vector<string> inputs = {
+    b.substr(0, b.size() / 2),
+    string(40, '\xff'),
+    string("\x0a\x80\x80\x80\x80\x80\x80\x80\x80\x40", 10),
+  };
+  for (size_t i = 0; i < inputs.size(); i++) {
+    Slack slack;
+    slack.cpus = 42;
+    Status s = e.update(inputs[i], &slack);
+    EXPECT_EQ(SERENITY_RESULT_INVALID_USAGE, s.code()) << i;
+    EXPECT_EQ(0.0, slack.cpus) << i;
+    EXPECT_NE(string::npos, s.message().find("not a valid mesos.ResourceUsage"))
+      << s.message();
+  }
+  EXPECT_EQ(3u, captured().matching("[cpp-hostile] refused").size());
+  EXPECT_EQ(0u, captured().matching("[cpp-hostile] refused")[0].find("1 "));
+  Slack slack;
+  ASSERT_TRUE(e.update(b, &slack).ok());
+  EXPECT_NEAR(1.0, slack.cpus, 1e-9);
+  serenity::Metrics m;
+  ASSERT_TRUE(e.metrics(&m).ok());
+  EXPECT_EQ(3u, m.errors);
+}
+
+
+TEST(Estimator, ValveCountsClosesAndOpens)
+{
+  Estimator e = Estimator::fromText("cpp-valve.toml", ESTIMATOR_TOML);
+  e.update(tickA(), nullptr);
+  ASSERT_TRUE(e.closeValve().ok());
+  serenity::ValveState v;
+  ASSERT_TRUE(e.valveState(&v).ok());
+  EXPECT_FALSE(v.open);
+  EXPECT_TRUE(v.has_valve_stage);
+  Slack slack;
+  ASSERT_TRUE(e.update(tickB(), &slack).ok());
+  EXPECT_TRUE(slack.stopped);
+  EXPECT_EQ(0.0, slack.cpus);
+  ASSERT_TRUE(e.openValve().ok());
+  ASSERT_TRUE(e.valveState(&v).ok());
+  EXPECT_TRUE(v.open);
+}
+
+
+TEST(Estimator, MovedFromHandleAnswersNullParameter)
+{
+  Estimator a = Estimator::fromText("cpp-move.toml", ESTIMATOR_TOML);
+  Estimator b = std::move(a);
+  EXPECT_FALSE(a.valid());
+  EXPECT_TRUE(b.valid());
+  Slack slack;
+  EXPECT_EQ(SERENITY_RESULT_NULL_PARAMETER, a.update(tickA(), &slack).code());
+  EXPECT_TRUE(b.update(tickA(), &slack).ok());
+}
+
+
+TEST(Estimator, CallableFromManyThreads)
+{
+  Estimator e = Estimator::fromText("cpp-threads.toml", ESTIMATOR_TOML);
+  const string a = tickA();
+  const string b = tickB();
+  std::atomic<int> failures(0);
+  vector<std::thread> threads;
+  for (int t = 0; t < 4; t++) {
+    threads.push_back(std::thread([&]() {
+      for (int i = 0; i < 25; i++) {
+        Slack slack;
+        if (!e.update(i % 2 == 0 ? a : b, &slack).ok()) {
+          failures++;
+        }
+        serenity::Metrics m;
+        if (!e.metrics(&m).ok()) {
+          failures++;
+        }
+      }
+    }));
+  }
+  for (size_t i = 0; i < threads.size(); i++) {
+    threads[i].join();
+  }
+  EXPECT_EQ(0, failures.load());
+  serenity::Metrics m;
+  ASSERT_TRUE(e.metrics(&m).ok());
+  EXPECT_EQ(100u, m.ticks);
+}
+
+
+TEST(QoSController, KillsBestEffortWorkOnContention)
+{
+  QoSController q = QoSController::fromText("cpp-qos.toml", QOS_TOML);
+  double secs = 0;
+  ASSERT_TRUE(q.intervalSecs(&secs).ok());
+  EXPECT_EQ(3.5, secs);
+  vector<Correction> corrections;
+  ASSERT_TRUE(q.update(tickA(), &corrections).ok());
+  EXPECT_TRUE(corrections.empty());
+  ASSERT_TRUE(q.update(tickB(), &corrections).ok());
+  ASSERT_EQ(1u, corrections.size());
+  EXPECT_EQ("fw-1", corrections[0].frameworkId);
+  EXPECT_EQ("be1", corrections[0].executorId);
+  EXPECT_EQ("container-be1", corrections[0].containerId);
+  EXPECT_EQ(1u, corrections[0].executorIndex);
+  EXPECT_NE(string::npos, corrections[0].reason.find("kill_all"));
+  // Copies stay valid after the next update.
+  vector<Correction> next;
+  ASSERT_TRUE(q.update(tickA(), &next).ok());
+  EXPECT_EQ("be1", corrections[0].executorId);
+  serenity::Metrics m;
+  ASSERT_TRUE(q.metrics(&m).ok());
+  EXPECT_EQ(1u, m.corrections_total);
+}
+
+
+TEST(QoSController, ClosedValveAnswersNoCorrections)
+{
+  QoSController q = QoSController::fromText("cpp-qos-valve.toml", QOS_TOML);
+  vector<Correction> corrections;
+  q.update(tickA(), &corrections);
+  ASSERT_TRUE(q.closeValve().ok());
+  ASSERT_TRUE(q.update(tickB(), &corrections).ok());
+  EXPECT_TRUE(corrections.empty());
+  ASSERT_TRUE(q.openValve().ok());
+}
+
+
+TEST(QoSController, GarbageIsRefusedWithNoCorrections)
+{
+  QoSController q = QoSController::fromText("cpp-qos-bad.toml", QOS_TOML);
+  vector<Correction> corrections(3);
+  Status s = q.update(string("\x0b\x0c", 2), &corrections);
+  EXPECT_EQ(SERENITY_RESULT_INVALID_USAGE, s.code());
+  EXPECT_TRUE(corrections.empty());
+  EXPECT_FALSE(q.lastError().empty());
+}
+
+
+TEST(QoSController, APanicPoisonsTheHandle)
+{
+  QoSController q = QoSController::fromText(
+      "cpp-panic.toml",
+      "kind = \"qos\"\n[[stage]]\ntype = \"test_panic\"\non_tick = 1\n");
+  vector<Correction> corrections;
+  EXPECT_EQ(SERENITY_RESULT_PANIC, q.update(tickA(), &corrections).code());
+  EXPECT_EQ(SERENITY_RESULT_POISONED, q.update(tickA(), &corrections).code());
+  serenity::Metrics m;
+  EXPECT_EQ(SERENITY_RESULT_POISONED, q.metrics(&m).code());
+}
+
+
+TEST(QoSController, WrongKindIsAConfigError)
+{
+  EXPECT_THROW(
+      QoSController::fromText("est.toml", ESTIMATOR_TOML),
+      ConfigError);
+}
+
+
+TEST(Log, HandlerCanBeReplacedAndRemoved)
+{
+  std::atomic<int> calls(0);
+  ASSERT_TRUE(serenity::setLogHandler(
+      [&calls](LogLevel, const string&, const string&) { calls++; },
+      LogLevel::Info).ok());
+  Estimator::fromText("cpp-log.toml", ESTIMATOR_TOML);
+  EXPECT_GE(calls.load(), 1);
+  ASSERT_TRUE(serenity::setLogHandler(serenity::LogHandler()).ok());
+  const int before = calls.load();
+  Estimator::fromText("cpp-log2.toml", ESTIMATOR_TOML);
+  EXPECT_EQ(before, calls.load());
+  captureLogs(); // Leave the capture installed for other tests.
+}

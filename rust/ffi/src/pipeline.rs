@@ -1,0 +1,360 @@
+//! What the estimator and the QoS controller share: building a pipeline from
+//! a file or a text, refusing bad usage bytes, counters, the valve.
+
+use crate::error::serenity_config_error;
+use crate::handle::Handle;
+use crate::input;
+use crate::result::serenity_result;
+use crate::SERENITY_MAX_USAGE_BYTES;
+use serenity_core::model::Snapshot;
+use serenity_core::{BuildOptions, Pipeline, PipelineKind, Slack, ValveControl};
+use std::ffi::c_char;
+use std::sync::{Arc, OnceLock};
+
+/// The process-wide estimator valve: every estimator is built with it as its
+/// own valve, and every QoS controller with it as the estimator's valve, so
+/// a QoS pipeline's `pause_estimator` stage closes the estimator of the same
+/// process (both Mesos modules live in one shared library).
+pub(crate) fn estimator_valve() -> Arc<ValveControl> {
+    static VALVE: OnceLock<Arc<ValveControl>> = OnceLock::new();
+    VALVE.get_or_init(Arc::default).clone()
+}
+
+/// Counters for metrics, as of the last update.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct serenity_metrics {
+    /// Updates that ran the pipeline (refused input does not count).
+    pub ticks: u64,
+    /// Ticks that a stage stopped (a closed valve, a gate): zero slack or no
+    /// corrections was answered.
+    pub stopped_ticks: u64,
+    /// Updates refused: bad, truncated or oversized usage bytes.
+    pub errors: u64,
+    /// Contentions raised, over all ticks.
+    pub contentions_total: u64,
+    /// Contentions raised by the last tick.
+    pub last_contentions: u64,
+    /// Corrections answered, over all ticks (QoS; 0 for an estimator).
+    pub corrections_total: u64,
+    /// Corrections answered by the last tick (QoS).
+    pub last_corrections: u64,
+    /// The last slack answered, in CPUs (estimator; 0 for QoS or on error).
+    pub last_slack_cpus: f64,
+    /// The last slack answered, memory in bytes.
+    pub last_slack_mem_bytes: f64,
+    /// The last slack answered, memory in MiB (the unit of Mesos `mem`).
+    pub last_slack_mem_mib: f64,
+    /// Whether the pipeline's valve is open.
+    pub valve_open: bool,
+    /// The valve's open counter (open while ≥ 1).
+    pub valve_counter: i64,
+}
+
+/// A pipeline's valve as seen from outside.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct serenity_valve_state {
+    /// Open (counter ≥ 1).
+    pub open: bool,
+    /// The open counter: each open adds one, each close takes one away.
+    pub counter: i64,
+    /// Whether the pipeline has a `valve` stage; without one, closing the
+    /// valve changes nothing.
+    pub has_valve_stage: bool,
+}
+
+/// A built pipeline with its counters: the state behind a handle.
+pub(crate) struct Runner {
+    pub(crate) pipeline: Pipeline,
+    pub(crate) counters: serenity_metrics,
+    pub(crate) last_error: String,
+    /// The corrections of the last update (QoS controllers).
+    pub(crate) answer: crate::qos::CorrectionList,
+}
+
+/// A handle's object: the locked runner and, outside the lock, the valve
+/// (so that operators can open and close it while a tick runs).
+pub(crate) struct Object {
+    pub(crate) runner: Handle<Runner>,
+    pub(crate) valve: Arc<ValveControl>,
+    pub(crate) has_valve_stage: bool,
+}
+
+/// What went wrong creating a pipeline: the code and the error object.
+pub(crate) type CreateError = (serenity_result, Box<serenity_config_error>);
+
+fn kind_word(kind: PipelineKind) -> &'static str {
+    match kind {
+        PipelineKind::Estimator => "resource estimator",
+        PipelineKind::Qos => "QoS controller",
+    }
+}
+
+/// Builds a pipeline of `kind` from a TOML text.
+pub(crate) fn build(
+    kind: PipelineKind,
+    file: &str,
+    text: &str,
+    overrides: &[String],
+) -> Result<Object, CreateError> {
+    let options = match kind {
+        PipelineKind::Estimator => BuildOptions {
+            valve: Some(estimator_valve()),
+            estimator_valve: None,
+        },
+        PipelineKind::Qos => BuildOptions {
+            valve: None,
+            estimator_valve: Some(estimator_valve()),
+        },
+    };
+    #[cfg(feature = "test-stages")]
+    let built = serenity_core::build_pipeline_with_stages(
+        file,
+        text,
+        overrides,
+        options,
+        crate::test_stages::TEST_STAGES,
+    );
+    #[cfg(not(feature = "test-stages"))]
+    let built = serenity_core::build_pipeline(file, text, overrides, options);
+    let pipeline = match built {
+        Ok(p) => p,
+        Err(errors) => {
+            log::error!(
+                target: "serenity",
+                "the {} pipeline {file} has {} problem(s):\n{errors}",
+                kind_word(kind),
+                errors.0.len()
+            );
+            return Err((
+                serenity_result::InvalidConfig,
+                serenity_config_error::from_config(&errors),
+            ));
+        }
+    };
+    if pipeline.kind() != kind {
+        let what = format!(
+            "this is a {} pipeline (kind = \"{}\"), but a {} needs kind = \"{}\"",
+            pipeline.kind().as_str(),
+            pipeline.kind().as_str(),
+            kind_word(kind),
+            kind.as_str()
+        );
+        log::error!(target: "serenity", "{file}: {what}");
+        return Err((
+            serenity_result::InvalidConfig,
+            serenity_config_error::single(file, &what),
+        ));
+    }
+    let stages: Vec<String> = pipeline
+        .stages()
+        .map(|s| {
+            if s.name == s.type_name {
+                s.name.clone()
+            } else {
+                format!("{} ({})", s.name, s.type_name)
+            }
+        })
+        .collect();
+    log::info!(
+        target: "serenity",
+        "[{}] {} pipeline ready from {file}: {} stage(s): {}; ticks every {} s when self-paced",
+        pipeline.name(),
+        kind_word(kind),
+        stages.len(),
+        stages.join(", "),
+        pipeline.interval_secs()
+    );
+    let valve = pipeline.valve().clone();
+    let has_valve_stage = pipeline.has_valve();
+    Ok(Object {
+        runner: Handle::new(Runner {
+            pipeline,
+            counters: serenity_metrics::default(),
+            last_error: String::new(),
+            answer: Default::default(),
+        }),
+        valve,
+        has_valve_stage,
+    })
+}
+
+/// Reads a pipeline file and builds it.
+pub(crate) fn build_from_file(
+    kind: PipelineKind,
+    path: &str,
+    overrides: &[String],
+) -> Result<Object, CreateError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => build(kind, path, &text, overrides),
+        Err(e) => {
+            let what = format!("cannot read the {} pipeline file: {e}", kind_word(kind));
+            log::error!(target: "serenity", "{path}: {what}");
+            Err((
+                serenity_result::Io,
+                serenity_config_error::single(path, &what),
+            ))
+        }
+    }
+}
+
+/// Finishes a `*_new_*` call: writes the handle on success, the error object
+/// on failure.
+///
+/// # Safety
+/// `out` is valid for a write of a pointer; `error_out` is NULL or valid
+/// for a write of a pointer.
+pub(crate) unsafe fn finish_new<H>(
+    built: Result<Object, CreateError>,
+    wrap: impl FnOnce(Object) -> H,
+    out: *mut *mut H,
+    error_out: *mut *mut serenity_config_error,
+) -> serenity_result {
+    match built {
+        Ok(object) => {
+            // SAFETY: `out` is valid for writes by this function's contract.
+            unsafe { out.write(Box::into_raw(Box::new(wrap(object)))) };
+            serenity_result::Ok
+        }
+        Err((code, error)) => {
+            if !error_out.is_null() {
+                // SAFETY: non-NULL and valid for writes by this function's
+                // contract; the caller now owns the error object.
+                unsafe { error_out.write(Box::into_raw(error)) };
+            }
+            code
+        }
+    }
+}
+
+impl Runner {
+    /// Records a refused update: counts it, keeps the message, logs it.
+    pub(crate) fn refuse(&mut self, code: serenity_result, detail: &str, answer: &str) {
+        self.counters.errors += 1;
+        self.counters.last_contentions = 0;
+        self.counters.last_corrections = 0;
+        self.counters.last_slack_cpus = 0.0;
+        self.counters.last_slack_mem_bytes = 0.0;
+        self.counters.last_slack_mem_mib = 0.0;
+        self.last_error = format!(
+            "[{}] refused the agent's usage snapshot: {detail}; answering {answer}",
+            self.pipeline.name()
+        );
+        log::error!(target: "serenity", "{} ({})", self.last_error, code.text());
+    }
+
+    /// Decodes usage bytes into a snapshot, refusing bad input.
+    ///
+    /// # Safety
+    /// As `input::bytes` with `SERENITY_MAX_USAGE_BYTES`.
+    pub(crate) unsafe fn snapshot(
+        &mut self,
+        usage: *const u8,
+        usage_len: usize,
+        answer: &str,
+    ) -> Result<Snapshot, serenity_result> {
+        // SAFETY: forwarded contract.
+        let bytes = match unsafe { input::bytes(usage, usage_len, SERENITY_MAX_USAGE_BYTES) } {
+            Ok(b) => b,
+            Err(code) => {
+                let detail = match code {
+                    serenity_result::TooLarge => format!(
+                        "{usage_len} bytes is more than the {SERENITY_MAX_USAGE_BYTES} accepted"
+                    ),
+                    _ => format!("the usage pointer is NULL but its length is {usage_len}"),
+                };
+                self.refuse(code, &detail, answer);
+                return Err(code);
+            }
+        };
+        match serenity_core::decode_usage(bytes) {
+            Ok(usage) => Ok(Snapshot::new(usage)),
+            Err(e) => {
+                let detail = format!(
+                    "{} bytes are not a valid mesos.ResourceUsage: {e}",
+                    bytes.len()
+                );
+                self.refuse(serenity_result::InvalidUsage, &detail, answer);
+                Err(serenity_result::InvalidUsage)
+            }
+        }
+    }
+
+    /// Counts a tick that ran.
+    pub(crate) fn count_tick(&mut self, stopped: bool, contentions: usize) {
+        self.counters.ticks += 1;
+        if stopped {
+            self.counters.stopped_ticks += 1;
+        }
+        self.counters.last_contentions = contentions as u64;
+        self.counters.contentions_total += contentions as u64;
+    }
+
+    /// Records the slack answered.
+    pub(crate) fn record_slack(&mut self, slack: Slack) {
+        self.counters.last_slack_cpus = slack.cpus;
+        self.counters.last_slack_mem_bytes = slack.mem_bytes;
+        self.counters.last_slack_mem_mib = slack.mem_bytes / serenity_core::model::MIB;
+    }
+}
+
+impl Object {
+    /// The metrics of this object, valve included.
+    pub(crate) fn metrics(&self) -> Result<serenity_metrics, serenity_result> {
+        let runner = self.runner.lock()?;
+        let mut m = runner.counters;
+        m.valve_open = self.valve.is_open();
+        m.valve_counter = self.valve.counter();
+        Ok(m)
+    }
+
+    /// The valve's state.
+    pub(crate) fn valve_state(&self) -> Result<serenity_valve_state, serenity_result> {
+        self.runner.check()?;
+        Ok(serenity_valve_state {
+            open: self.valve.is_open(),
+            counter: self.valve.counter(),
+            has_valve_stage: self.has_valve_stage,
+        })
+    }
+
+    /// Adds one opening (`true`) or closing (`false`) to the valve.
+    pub(crate) fn set_valve(&self, open: bool) -> Result<(), serenity_result> {
+        self.runner.check()?;
+        self.valve.set(open);
+        log::info!(
+            target: "serenity",
+            "the valve was {} from outside; open counter now {} ({})",
+            if open { "opened" } else { "closed" },
+            self.valve.counter(),
+            if self.valve.is_open() { "open" } else { "closed" }
+        );
+        Ok(())
+    }
+
+    /// Copies the last error message into `buf` (NUL-terminated, truncated
+    /// to fit) and returns its full length in bytes.
+    ///
+    /// # Safety
+    /// `buf` is NULL or valid for `len` bytes of writes.
+    pub(crate) unsafe fn last_error(
+        &self,
+        buf: *mut c_char,
+        len: usize,
+    ) -> Result<usize, serenity_result> {
+        let runner = self.runner.lock()?;
+        let text = runner.last_error.as_bytes();
+        if !buf.is_null() && len > 0 {
+            let n = text.len().min(len - 1);
+            // SAFETY: `buf` is valid for `len` bytes by this function's
+            // contract and `n + 1 <= len`; the regions cannot overlap (the
+            // text is ours).
+            unsafe {
+                std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), n);
+                buf.add(n).write(0);
+            }
+        }
+        Ok(text.len())
+    }
+}
