@@ -102,3 +102,79 @@ fn a_trace_without_truth_cannot_be_scored() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("has no ground truth"), "{}", stderr(&o));
 }
+
+/// A sustained overload: the production service needs 4 more CPUs for 1500 s.
+const SUSTAINED_OVERLOAD: &str = r#"
+ticks = 400
+interval_secs = 5.0
+agent_cpus = 8.0
+[[executor]]
+id = "web"
+kind = "production"
+cpus = 6.0
+load = { model = "constant", value = 2.0 }
+[[executor]]
+id = "b1"
+kind = "best_effort"
+cpus = 1.0
+load = { model = "constant", value = 0.9 }
+[[executor]]
+id = "b2"
+kind = "best_effort"
+cpus = 1.0
+load = { model = "constant", value = 0.9 }
+[[event]]
+type = "cpu_surge"
+executors = ["web"]
+extra_cpus = 4.0
+start = 100
+end = 400
+"#;
+
+#[test]
+fn the_load_average_baseline_reacts_in_minutes_and_kills_every_best_effort_executor() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write(dir.path(), "overload.toml", SUSTAINED_OVERLOAD);
+    let trace = dir.path().join("overload.jsonl").display().to_string();
+    let o = serenity(&["simulate", "--scenario", &scenario, "--out", &trace]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = serenity(&[
+        "replay",
+        "-p",
+        "pipelines/qos-load-baseline.toml",
+        "--output",
+        "jsonl",
+        &trace,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let result = write(dir.path(), "r.jsonl", &stdout(&o));
+    // Both executors are killed on the same tick, as Mesos's controller does.
+    let kill_ticks: Vec<(u64, String)> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .flat_map(|l| {
+            let t = l["tick"].as_u64().unwrap();
+            l["corrections"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| (t, c["executor_id"].as_str().unwrap().to_owned()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(kill_ticks[0].0, kill_ticks[1].0);
+    assert_eq!(kill_ticks[0].1, "b1");
+    assert_eq!(kill_ticks[1].1, "b2");
+    let o = serenity(&["score", &trace, &result, "--output", "json"]);
+    let s: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let p = &s["pipelines"][0];
+    assert_eq!(
+        (p["detected"].as_u64(), p["missed"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert_eq!(p["false_kills"], 0);
+    // Usage steps from 3.8 to 7.8 CPUs; a 300 s EMA crosses 0.85 × 8 = 6.8
+    // after 300 × ln(4) ≈ 416 s, i.e. about 83 ticks of 5 s: minutes, as in Mesos.
+    let delay = p["mean_delay"].as_f64().unwrap();
+    assert!((78.0..=90.0).contains(&delay), "delay {delay} ticks");
+}
