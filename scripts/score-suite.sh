@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Scores pipelines on the scenario suite: for every scenario of
 # tests/scenarios/ and every run, simulate -> replay -> score, and print one
-# Markdown table (docs/benchmarks.md, "Scenario scores").
+# Markdown tables, one for QoS pipelines and one for estimators
+# (docs/benchmarks.md, "Scenario scores").
 #
 # Usage: scripts/score-suite.sh [RUN ...]
 #   A RUN is a comma-separated list of pipeline files replayed together (an
@@ -58,7 +59,6 @@ for run in "${runs[@]}"; do
   fi
 done
 
-header=1
 for scenario in tests/scenarios/*.toml; do
   name=$(basename "$scenario" .toml)
   "$bin" -q simulate --scenario "$scenario" --out "$tmp/$name.jsonl"
@@ -67,13 +67,21 @@ for scenario in tests/scenarios/*.toml; do
     args=()
     for f in "${files[@]}"; do args+=(--pipeline "$f"); done
     "$bin" -q replay "${args[@]}" --output jsonl "$tmp/$name.jsonl" >"$tmp/result.jsonl"
-    if [ $header = 1 ]; then
-      "$bin" -q score "$tmp/$name.jsonl" "$tmp/result.jsonl" --output markdown --header --label "$name"
-      header=0
-    else
-      "$bin" -q score "$tmp/$name.jsonl" "$tmp/result.jsonl" --output markdown --label "$name"
-    fi
+    for kind in qos estimator; do
+      "$bin" -q score "$tmp/$name.jsonl" "$tmp/result.jsonl" --output markdown --kind $kind --label "$name" >>"$tmp/rows-$kind.md"
+    done
   done
+done
+
+for kind in qos estimator; do
+  if [ -s "$tmp/rows-$kind.md" ]; then
+    echo
+    if [ $kind = qos ]; then echo "QoS pipelines:"; else echo "Estimators:"; fi
+    echo
+    # The header comes from the binary so that it always matches the rows.
+    "$bin" -q score "$tmp/$name.jsonl" "$tmp/result.jsonl" --output markdown --kind $kind --header | head -2
+    cat "$tmp/rows-$kind.md"
+  fi
 done
 
 if [ ${#usable[@]} -eq 0 ]; then

@@ -336,22 +336,24 @@ fn rows(r: &BenchReport) -> Vec<(String, String)> {
 /// Runs `serenity bench`.
 pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let report = measure(args)?;
-    match args.output {
-        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    let text = match args.output {
+        ReportFormat::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),
         ReportFormat::Markdown => {
-            println!("| measure | value |\n|---|---|");
+            let mut s = String::from("| measure | value |\n|---|---|\n");
             for (k, v) in rows(&report) {
-                println!("| {k} | {v} |");
+                s.push_str(&format!("| {k} | {v} |\n"));
             }
+            s
         }
         ReportFormat::Table => {
             let mut t = crate::output::Table::new(vec!["measure".into(), "value".into()]);
             for (k, v) in rows(&report) {
                 t.push(vec![k, v]);
             }
-            print!("{}", t.render());
+            t.render()
         }
-    }
+    };
+    crate::output::emit(&text)?;
     Ok(ExitCode::SUCCESS)
 }
 

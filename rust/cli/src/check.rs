@@ -28,17 +28,18 @@ pub fn check_file(path: &Path, overrides: &[String]) -> Result<String, Vec<Strin
 /// one line per problem; exit code 1 if any file has a problem.
 pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let mut failed = false;
+    let mut out = String::new();
     for file in &args.files {
         match check_file(file, &args.sets) {
-            Ok(line) => println!("{line}"),
+            Ok(line) => out.push_str(&line),
             Err(lines) => {
                 failed = true;
-                for l in lines {
-                    println!("{l}");
-                }
+                out.push_str(&lines.join("\n"));
             }
         }
+        out.push('\n');
     }
+    crate::output::emit(&out)?;
     Ok(if failed {
         ExitCode::FAILURE
     } else {

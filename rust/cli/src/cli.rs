@@ -175,6 +175,25 @@ pub struct SimulateArgs {
     pub seed: Option<u64>,
 }
 
+/// Which pipelines' rows `serenity score --output markdown` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScoreKind {
+    /// QoS pipelines (detections and kills).
+    Qos,
+    /// Estimators (slack against idle capacity).
+    Estimator,
+}
+
+impl ScoreKind {
+    /// The word used in scores.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScoreKind::Qos => "qos",
+            ScoreKind::Estimator => "estimator",
+        }
+    }
+}
+
 /// `serenity score`.
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
@@ -191,9 +210,13 @@ pub struct ScoreArgs {
     /// A label for the first column (e.g. the scenario's name).
     #[arg(long)]
     pub label: Option<String>,
-    /// With --output markdown: also print the table header.
+    /// With --output markdown: also print the table header (of --kind;
+    /// default the QoS layout).
     #[arg(long)]
     pub header: bool,
+    /// With --output markdown: only rows of this kind of pipeline.
+    #[arg(long, value_enum)]
+    pub kind: Option<ScoreKind>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
     pub output: ReportFormat,

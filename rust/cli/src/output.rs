@@ -5,6 +5,17 @@ use serde::{Deserialize, Serialize};
 use serenity_core::signal::SignalNames;
 use serenity_core::{Outcome, Snapshot};
 use std::fmt::Write as _;
+use std::io::Write as _;
+
+/// Writes `text` to stdout. A closed pipe (`serenity ... | head`) ends the
+/// output quietly instead of failing.
+pub fn emit(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e),
+        _ => Ok(()),
+    }
+}
 
 /// Slack advertised by an estimator on one tick.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -251,26 +251,38 @@ fn opt(v: Option<f64>, digits: usize) -> String {
     v.map_or("—".into(), |v| format!("{v:.digits$}"))
 }
 
-/// The Markdown header matching [`markdown_row`].
-pub const MARKDOWN_HEADER: &str = "| scenario | pipeline | episodes | detected | mean delay (ticks) | max delay | false kills / 10k ticks | excused kills | missed | slack / idle | over-lending % |\n|---|---|---|---|---|---|---|---|---|---|---|";
+/// The Markdown header of QoS rows ([`markdown_row`]).
+pub const MARKDOWN_HEADER_QOS: &str = "| scenario | pipeline | episodes | detected | missed | mean delay (ticks) | max delay (ticks) | kills | false kills | false kills / 10k ticks | excused kills |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
 
-/// One Markdown row.
+/// The Markdown header of estimator rows ([`markdown_row`]).
+pub const MARKDOWN_HEADER_ESTIMATOR: &str = "| scenario | pipeline | mean slack (CPUs) | mean true idle (CPUs) | slack / idle | over-lending % of ticks |\n|---|---|---:|---:|---:|---:|";
+
+/// One Markdown row, in the layout of the pipeline's kind.
 pub fn markdown_row(label: &str, s: &PipelineScore) -> String {
-    let qos = s.kind == "qos";
-    let q = |v: String| if qos { v } else { "—".into() };
-    format!(
-        "| {label} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-        s.pipeline,
-        s.episodes,
-        q(s.detected.to_string()),
-        q(opt(s.mean_delay, 1)),
-        q(s.max_delay.map_or("—".into(), |d| d.to_string())),
-        q(format!("{:.1}", s.false_kills_per_10k_ticks)),
-        q(s.excused_kills.to_string()),
-        q(s.missed.to_string()),
-        opt(s.slack_over_idle, 2),
-        opt(s.over_lending_pct, 1),
-    )
+    if s.kind == "qos" {
+        format!(
+            "| {label} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {} |",
+            s.pipeline,
+            s.episodes,
+            s.detected,
+            s.missed,
+            opt(s.mean_delay, 1),
+            s.max_delay.map_or("—".into(), |d| d.to_string()),
+            s.kills,
+            s.false_kills,
+            s.false_kills_per_10k_ticks,
+            s.excused_kills,
+        )
+    } else {
+        format!(
+            "| {label} | {} | {} | {} | {} | {} |",
+            s.pipeline,
+            opt(s.mean_slack, 2),
+            opt(s.mean_idle, 2),
+            opt(s.slack_over_idle, 2),
+            opt(s.over_lending_pct, 1),
+        )
+    }
 }
 
 /// Runs `serenity score`.
@@ -320,21 +332,27 @@ pub fn run(args: &ScoreArgs) -> anyhow::Result<ExitCode> {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default()
     });
+    let mut text = String::new();
     match args.output {
         ReportFormat::Json => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(
-                    &serde_json::json!({"label": label, "grace_ticks": args.grace_ticks, "pipelines": scores})
-                )?
-            );
+            text = serde_json::to_string_pretty(
+                &serde_json::json!({"label": label, "grace_ticks": args.grace_ticks, "pipelines": scores}),
+            )?;
+            text.push('\n');
         }
         ReportFormat::Markdown => {
+            let want = args.kind.map(|k| k.as_str());
             if args.header {
-                println!("{MARKDOWN_HEADER}");
+                match args.kind {
+                    Some(crate::cli::ScoreKind::Estimator) => {
+                        text.push_str(&format!("{MARKDOWN_HEADER_ESTIMATOR}\n"))
+                    }
+                    _ => text.push_str(&format!("{MARKDOWN_HEADER_QOS}\n")),
+                }
             }
-            for s in &scores {
-                println!("{}", markdown_row(&label, s));
+            for s in scores.iter().filter(|s| want.is_none_or(|k| s.kind == k)) {
+                text.push_str(&markdown_row(&label, s));
+                text.push('\n');
             }
         }
         ReportFormat::Table => {
@@ -377,9 +395,10 @@ pub fn run(args: &ScoreArgs) -> anyhow::Result<ExitCode> {
                     opt(s.over_lending_pct, 1),
                 ]);
             }
-            print!("{}", t.render());
+            text = t.render();
         }
     }
+    crate::output::emit(&text)?;
     Ok(ExitCode::SUCCESS)
 }
 

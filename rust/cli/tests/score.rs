@@ -82,10 +82,43 @@ fn markdown_rows_follow_the_header() {
     let out = stdout(&o);
     let rows: Vec<&str> = out.lines().collect();
     assert_eq!(rows.len(), 3);
-    assert!(rows[0].starts_with("| scenario | pipeline | episodes |"));
+    assert!(rows[0].starts_with("| scenario | pipeline | episodes | detected | missed |"));
     assert_eq!(
         rows[2],
-        "| ipc-step-drop | qos | 1 | 0 | — | — | 0.0 | 0 | 1 | — | — |"
+        "| ipc-step-drop | qos | 1 | 0 | 1 | — | — | 0 | 0 | 0.0 | 0 |"
+    );
+    assert_eq!(rows[0].matches('|').count(), rows[2].matches('|').count());
+}
+
+#[test]
+fn markdown_rows_of_estimators_have_their_own_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = simulate(dir.path(), "steady-no-interference");
+    let est = write(dir.path(), "est.toml", ESTIMATOR);
+    let qos = write(dir.path(), "qos.toml", QOS_NO_DETECTOR);
+    let o = serenity(&[
+        "replay", "-p", &est, "-p", &qos, "--output", "jsonl", &trace,
+    ]);
+    let result = write(dir.path(), "r.jsonl", &stdout(&o));
+    let o = serenity(&[
+        "score",
+        &trace,
+        &result,
+        "--output",
+        "markdown",
+        "--header",
+        "--kind",
+        "estimator",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let rows: Vec<&str> = out.lines().collect();
+    assert_eq!(rows.len(), 3, "{out}");
+    assert!(rows[0].starts_with("| scenario | pipeline | mean slack (CPUs) |"));
+    assert!(
+        rows[2].starts_with("| steady-no-interference | est (with qos) | "),
+        "{}",
+        rows[2]
     );
     assert_eq!(rows[0].matches('|').count(), rows[2].matches('|').count());
 }
