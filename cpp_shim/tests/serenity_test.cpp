@@ -1,7 +1,9 @@
 // GoogleTest tests of the C++ wrapper over the C ABI, linked against the
-// Rust static library built with the `test-stages` feature (for the
-// `test_cpu_above` detector and the `test_panic` stage). Also run under
-// valgrind by ctest.
+// Rust static library built with the `test-stages` feature, which adds only
+// the `test_panic` stage (for the panic boundary and poisoning; no real
+// stage can be made to panic). Every other pipeline here is made of real
+// stages: node overload with kill_all, and overload with pause_estimator
+// for the estimator valve. Also run under valgrind by ctest.
 
 #include <atomic>
 #include <cstdio>
@@ -38,11 +40,19 @@ const char ESTIMATOR_TOML[] =
   "[[stage]]\ntype = \"pr_only\"\n"
   "[[stage]]\ntype = \"slack\"\nfraction = 0.8\n";
 
+// Node overload above a quarter of the agent's cpus (2 of 8 in tickA and
+// tickB), answered by killing every best-effort executor.
 const char QOS_TOML[] =
   "kind = \"qos\"\ninterval_secs = 3.5\n"
   "[[stage]]\ntype = \"valve\"\n"
-  "[[stage]]\ntype = \"test_cpu_above\"\nthreshold = 1.5\n"
+  "[[stage]]\ntype = \"overload\"\nthreshold = 0.25\n"
   "[[stage]]\ntype = \"kill_all\"\n";
+
+// The same overload pauses the process's estimator while it lasts.
+const char PAUSING_QOS_TOML[] =
+  "kind = \"qos\"\n"
+  "[[stage]]\ntype = \"overload\"\nthreshold = 0.25\n"
+  "[[stage]]\ntype = \"pause_estimator\"\n";
 
 
 string tickA()
@@ -282,13 +292,16 @@ TEST(QoSController, KillsBestEffortWorkOnContention)
   vector<Correction> corrections;
   ASSERT_TRUE(q.update(tickA(), &corrections).ok());
   EXPECT_TRUE(corrections.empty());
+  // pr1 uses 2 cpus and be1 0.5: 2.5 > 0.25 * 8 with best-effort work
+  // among them. kill_all kills be1 and never the production pr1.
   ASSERT_TRUE(q.update(tickB(), &corrections).ok());
   ASSERT_EQ(1u, corrections.size());
   EXPECT_EQ("fw-1", corrections[0].frameworkId);
   EXPECT_EQ("be1", corrections[0].executorId);
   EXPECT_EQ("container-be1", corrections[0].containerId);
   EXPECT_EQ(1u, corrections[0].executorIndex);
-  EXPECT_NE(string::npos, corrections[0].reason.find("kill_all"));
+  EXPECT_EQ("kill_all: 1 contention(s), first from overload",
+            corrections[0].reason);
   // Copies stay valid after the next update.
   vector<Correction> next;
   ASSERT_TRUE(q.update(tickA(), &next).ok());
@@ -296,6 +309,52 @@ TEST(QoSController, KillsBestEffortWorkOnContention)
   serenity::Metrics m;
   ASSERT_TRUE(q.metrics(&m).ok());
   EXPECT_EQ(1u, m.corrections_total);
+}
+
+
+TEST(QoSController, PausesTheEstimatorWhileOverloaded)
+{
+  // Creating the estimator resets the process-wide estimator valve.
+  Estimator e = Estimator::fromText("cpp-paused.toml", ESTIMATOR_TOML);
+  serenity::ValveState v;
+  Slack slack;
+  {
+    QoSController q =
+      QoSController::fromText("cpp-pauser.toml", PAUSING_QOS_TOML);
+    vector<Correction> corrections;
+    ASSERT_TRUE(e.update(tickA(), &slack).ok());
+    ASSERT_TRUE(q.update(tickA(), &corrections).ok());
+    ASSERT_TRUE(e.valveState(&v).ok());
+    EXPECT_TRUE(v.open); // No usage rate yet: no overload.
+    // 2 + 0.5 cpus > 0.25 * 8 with best-effort work: one closing.
+    ASSERT_TRUE(q.update(tickB(), &corrections).ok());
+    EXPECT_TRUE(corrections.empty()); // Pausing is not a correction.
+    ASSERT_TRUE(e.valveState(&v).ok());
+    EXPECT_FALSE(v.open);
+    EXPECT_EQ(0, v.counter);
+    ASSERT_TRUE(e.update(tickB(), &slack).ok());
+    EXPECT_TRUE(slack.stopped);
+    EXPECT_EQ(0.0, slack.cpus);
+    // 0.5 + 0.5 cpus: the overload is over, the closing is given back.
+    const string calm =
+      usage(102, 8, {{"pr1", false, 4, 12.5}, {"be1", true, 1, 6}});
+    ASSERT_TRUE(q.update(calm, &corrections).ok());
+    ASSERT_TRUE(e.valveState(&v).ok());
+    EXPECT_TRUE(v.open);
+    EXPECT_EQ(1, v.counter);
+    ASSERT_TRUE(e.update(calm, &slack).ok());
+    EXPECT_FALSE(slack.stopped);
+    EXPECT_NEAR(2.5, slack.cpus, 1e-9); // 4 - 0.5 used, minus 1 revocable.
+    // Overloaded again; destroying the controller gives the closing back.
+    ASSERT_TRUE(q.update(
+        usage(103, 8, {{"pr1", false, 4, 14.5}, {"be1", true, 1, 6.5}}),
+        &corrections).ok());
+    ASSERT_TRUE(e.valveState(&v).ok());
+    EXPECT_FALSE(v.open);
+  }
+  ASSERT_TRUE(e.valveState(&v).ok());
+  EXPECT_TRUE(v.open);
+  EXPECT_EQ(1, v.counter);
 }
 
 

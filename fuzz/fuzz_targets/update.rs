@@ -29,15 +29,32 @@ type = "slack"
 usage = "cpu_ema"
 "#;
 
+/// The QoS pipeline (the same in rust/ffi/tests/corpus.rs): real detectors
+/// and strategies only: node overload on the smoothed usage above a tenth of
+/// the agent's cpus, a CUSUM on IPC (when perf counters are present), the
+/// fewest victims by rank, and a merge.
 const QOS: &str = r#"
 kind = "qos"
 [[stage]]
 type = "valve"
 [[stage]]
-type = "test_cpu_above"
+type = "ema"
+input = "cpu_usage"
+output = "cpu_ema"
+alpha = 0.5
+skip_first_sample = false
+[[stage]]
+type = "overload"
+input = "cpu_ema"
 threshold = 0.1
 [[stage]]
-type = "kill_all"
+type = "cusum"
+input = "ipc"
+[[stage]]
+type = "ranked_victims"
+usage = "cpu_ema"
+[[stage]]
+type = "merge_corrections"
 "#;
 
 struct Handles {

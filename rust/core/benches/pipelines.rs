@@ -5,36 +5,15 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use prost::Message;
-use serenity_core::model::build::{usage, ExecutorSpec};
+use serenity_core::model::build::synthetic_node;
 use serenity_core::{build_pipeline, decode_usage, BuildOptions, Pipeline, Snapshot, ValveControl};
 use std::sync::Arc;
 
 const SIZES: &[usize] = &[10, 100, 1_000, 10_000];
 
-/// Tick `t` of a node with `n` executors, one in four best-effort, with CPU
-/// counters and perf samples, serialized as the agent would send it.
+/// Tick `t` of the synthetic node, serialized as the agent would send it.
 fn tick_bytes(n: usize, t: u64) -> Vec<u8> {
-    let specs: Vec<ExecutorSpec> = (0..n)
-        .map(|i| {
-            let rate = 0.1 + (i % 10) as f64 * 0.08;
-            ExecutorSpec::new(
-                "20260101-000000-0000-0000",
-                &format!("executor-{i:05}"),
-                i % 4 == 0,
-                1.0,
-                512.0,
-            )
-            .cpu(1_700_000_000.0 + t as f64, t as f64 * rate)
-            .perf(
-                1_700_000_000.0 + t as f64,
-                1.0,
-                2_000_000_000,
-                1_500_000_000 + (t % 13) * 1_000_000,
-            )
-            .rss(200 << 20)
-        })
-        .collect();
-    usage(n as f64 * 0.8, n as f64 * 512.0, &specs).encode_to_vec()
+    synthetic_node(n, t).encode_to_vec()
 }
 
 fn pipeline(file: &str, options: BuildOptions) -> Pipeline {

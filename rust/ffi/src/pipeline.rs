@@ -71,6 +71,10 @@ pub(crate) struct Runner {
     pub(crate) last_error: String,
     /// The corrections of the last update (QoS controllers).
     pub(crate) answer: crate::qos::CorrectionList,
+    /// Per-container perf counters, when the pipeline file has a `[probe]`
+    /// table with `perf = true` (Linux only).
+    #[cfg(target_os = "linux")]
+    pub(crate) enricher: Option<serenity_probe::enrich::UsageEnricher>,
 }
 
 /// A handle's object: the locked runner and, outside the lock, the valve
@@ -168,12 +172,25 @@ pub(crate) fn build(
     );
     let valve = pipeline.valve().clone();
     let has_valve_stage = pipeline.has_valve();
+    #[cfg(target_os = "linux")]
+    let enricher = pipeline.probe().filter(|p| p.perf).map(|settings| {
+        log::info!(
+            target: "serenity",
+            "[{}] keeps per-container perf counters under {} (prefix {}) for executors the agent reports no perf statistics for",
+            pipeline.name(),
+            settings.cgroup_root,
+            settings.prefix
+        );
+        serenity_probe::enrich::UsageEnricher::new(settings)
+    });
     Ok(Object {
         runner: Handle::new(Runner {
             pipeline,
             counters: serenity_metrics::default(),
             last_error: String::new(),
             answer: Default::default(),
+            #[cfg(target_os = "linux")]
+            enricher,
         }),
         valve,
         has_valve_stage,
@@ -269,6 +286,14 @@ impl Runner {
             }
         };
         match serenity_core::decode_usage(bytes) {
+            #[cfg(target_os = "linux")]
+            Ok(mut usage) => {
+                if let Some(enricher) = self.enricher.as_mut() {
+                    enricher.enrich(&mut usage);
+                }
+                Ok(Snapshot::new(usage))
+            }
+            #[cfg(not(target_os = "linux"))]
             Ok(usage) => Ok(Snapshot::new(usage)),
             Err(e) => {
                 let detail = format!(

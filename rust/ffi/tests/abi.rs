@@ -52,6 +52,28 @@ fn estimator_answers_slack_net_of_allocated_revocable_cpus() {
 }
 
 #[test]
+fn a_probe_table_whose_cgroups_cannot_be_read_changes_no_answer() {
+    // `[probe]` asks the handle to fill missing perf statistics from the
+    // containers' perf_event groups. When those cannot be opened (here a root
+    // that does not exist), the answer must be exactly the one without it.
+    let with_probe = format!(
+        "{ESTIMATOR_TOML}\n[probe]\ncgroup_root = \"/nonexistent/serenity-test\"\n"
+    );
+    let plain = Est::from_text("est-plain.toml", ESTIMATOR_TOML, &[]).expect("valid pipeline");
+    let probed = Est::from_text("est-probe.toml", &with_probe, &[]).expect("valid pipeline");
+    let (a, b) = two_ticks();
+    for bytes in [&a, &b] {
+        let (r1, s1) = plain.update(bytes);
+        let (r2, s2) = probed.update(bytes);
+        assert_eq!(r1, serenity_result::Ok);
+        assert_eq!(r2, serenity_result::Ok);
+        assert_eq!(s1.cpus, s2.cpus);
+        assert_eq!(s1.mem_bytes, s2.mem_bytes);
+    }
+    assert_eq!(probed.metrics().errors, 0);
+}
+
+#[test]
 fn overrides_are_applied_and_bad_ones_are_reported() {
     let est = Est::from_text("est-over.toml", ESTIMATOR_TOML, &["slack.fraction=0.3"])
         .expect("valid override");
@@ -167,7 +189,7 @@ fn a_pipeline_file_is_read_with_overrides() {
 }
 
 #[test]
-fn qos_kills_every_best_effort_executor_on_production_contention() {
+fn qos_kills_every_best_effort_executor_on_node_overload() {
     let qos = Qos::from_text("qos-kill.toml", QOS_TOML, &[]).expect("valid pipeline");
     let mut secs = 0.0;
     // SAFETY: live handle, valid out-pointer.
@@ -177,8 +199,11 @@ fn qos_kills_every_best_effort_executor_on_production_contention() {
     );
     assert_eq!(secs, 2.5);
     let (a, b) = two_ticks();
+    // No usage rate on the first sample: nothing is summed, no overload.
     let (r, kills) = qos.update(&a);
     assert_eq!((r, kills.len()), (serenity_result::Ok, 0));
+    // pr1 uses 2 cpus and be1 0.5: 2.5 > 0.25 × 8 with best-effort work
+    // among them, one contention of 0.5 cpus; kill_all kills be1, never pr1.
     let (r, kills) = qos.update(&b);
     assert_eq!(r, serenity_result::Ok);
     assert_eq!(kills.len(), 1, "{kills:?}");
@@ -192,14 +217,18 @@ fn qos_kills_every_best_effort_executor_on_production_contention() {
         ),
         ("fw-1", "be1", "be1", 1)
     );
-    assert!(k.reason.contains("kill_all"), "{}", k.reason);
+    assert_eq!(
+        k.reason, "kill_all: 1 contention(s), first from overload",
+        "{}",
+        k.reason
+    );
     let m = qos.metrics();
     assert_eq!(
         (m.ticks, m.last_corrections, m.corrections_total),
         (2, 1, 1)
     );
     assert_eq!(m.last_contentions, 1);
-    // The next update replaces the list.
+    // The next update replaces the list: 0.5 + 0.5 cpus is no overload.
     let calm = usage(
         102.0,
         8.0,
@@ -240,6 +269,49 @@ fn a_closed_qos_valve_stops_corrections() {
         serenity_result::Ok
     );
     assert!(qos.metrics().valve_open);
+}
+
+#[test]
+fn ranked_victims_kills_the_fewest_best_effort_executors_that_cover_the_overload() {
+    let toml = "kind = \"qos\"\n[[stage]]\ntype = \"overload\"\nthreshold = 0.5\n\
+                [[stage]]\ntype = \"ranked_victims\"\n";
+    let qos = Qos::from_text("qos-ranked.toml", toml, &[]).expect("valid pipeline");
+    let tick = |ts: f64, busy: [f64; 4]| {
+        usage(
+            ts,
+            8.0,
+            &[
+                Exec::new("pr1", false, 4.0, busy[0]),
+                Exec::new("be-small", true, 1.0, busy[1]),
+                Exec::new("be-large", true, 2.0, busy[2]),
+                Exec::new("be-mid", true, 1.0, busy[3]),
+            ],
+        )
+    };
+    let (r, kills) = qos.update(&bytes(&tick(100.0, [0.0; 4])));
+    assert_eq!((r, kills.len()), (serenity_result::Ok, 0));
+    // Usage over the second: 2.9 + 0.25 + 1.8 + 0.75 = 5.7 cpus, 1.7 above
+    // 0.5 × 8. All are the same age, so the rank is by usage: be-large
+    // (1.8) alone covers it; be-mid and be-small are spared.
+    let (r, kills) = qos.update(&bytes(&tick(101.0, [2.9, 0.25, 1.8, 0.75])));
+    assert_eq!(r, serenity_result::Ok);
+    let names: Vec<&str> = kills.iter().map(|k| k.executor_id.as_str()).collect();
+    assert_eq!(names, ["be-large"], "{kills:?}");
+    assert_eq!(kills[0].executor_index, 2);
+    assert!(
+        kills[0]
+            .reason
+            .starts_with("ranked_victims: recover 1.700 cpus with 1 victim(s) freeing 1.800"),
+        "{}",
+        kills[0].reason
+    );
+    // 3.5 + 0.25 + 1 + 0.75 = 5.5, 1.5 above: be-large (1) alone does not
+    // cover it, be-large and be-mid (1.75) do; be-small is not needed.
+    let (r, kills) = qos.update(&bytes(&tick(102.0, [6.4, 0.5, 2.8, 1.5])));
+    assert_eq!(r, serenity_result::Ok);
+    let names: Vec<&str> = kills.iter().map(|k| k.executor_id.as_str()).collect();
+    assert_eq!(names, ["be-large", "be-mid"], "{kills:?}");
+    assert_eq!(qos.metrics().corrections_total, 3);
 }
 
 #[test]

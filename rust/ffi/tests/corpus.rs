@@ -1,7 +1,8 @@
 //! Replays the committed fuzz corpus (fuzz/corpus/update) through the C ABI
 //! update path with the same invariants as the fuzz target: never a panic or
 //! a poisoned handle, refused input answers zero slack and no corrections,
-//! slack is finite and non-negative.
+//! slack is finite and non-negative; and, checked here only, corrections
+//! name best-effort executors of the snapshot.
 //!
 //! `cargo test -p serenity-ffi --test corpus -- --ignored write_corpus_seeds`
 //! rewrites the hand-made seeds (the fuzzer's own finds are added by hand).
@@ -10,7 +11,8 @@ mod common;
 
 use common::*;
 use prost::Message;
-use serenity_core::model::proto;
+use serenity_core::decode_usage;
+use serenity_core::model::{proto, Snapshot};
 use serenity_ffi::*;
 use std::path::PathBuf;
 
@@ -30,15 +32,32 @@ type = "slack"
 usage = "cpu_ema"
 "#;
 
+/// The QoS pipeline of the fuzz target (fuzz/fuzz_targets/update.rs): real
+/// detectors and strategies only: node overload on the smoothed usage above a
+/// tenth of the agent's cpus, a CUSUM on IPC (when perf counters are
+/// present), the fewest victims by rank, and a merge.
 const QOS: &str = r#"
 kind = "qos"
 [[stage]]
 type = "valve"
 [[stage]]
-type = "test_cpu_above"
+type = "ema"
+input = "cpu_usage"
+output = "cpu_ema"
+alpha = 0.5
+skip_first_sample = false
+[[stage]]
+type = "overload"
+input = "cpu_ema"
 threshold = 0.1
 [[stage]]
-type = "kill_all"
+type = "cusum"
+input = "ipc"
+[[stage]]
+type = "ranked_victims"
+usage = "cpu_ema"
+[[stage]]
+type = "merge_corrections"
 "#;
 
 fn corpus_dir() -> PathBuf {
@@ -82,6 +101,19 @@ fn every_corpus_input_is_answered_without_panic() {
             assert_eq!((s.cpus, s.mem_bytes, s.mem_mib), (0.0, 0.0, 0.0), "{name}");
             assert!(kills.is_empty(), "{name}");
         }
+        if !kills.is_empty() {
+            // Corrections name only best-effort (revocable) executors.
+            let snapshot = Snapshot::new(decode_usage(&data).expect("accepted input decodes"));
+            for k in &kills {
+                let view = snapshot
+                    .executors
+                    .iter()
+                    .find(|v| v.index == k.executor_index)
+                    .unwrap_or_else(|| panic!("{name}: {k:?} names a snapshot executor"));
+                assert!(view.revocable, "{name}: {k:?} is not best-effort work");
+                assert_eq!(view.key.executor_id, k.executor_id, "{name}");
+            }
+        }
         killed += kills.len();
     }
     assert!(
@@ -92,6 +124,7 @@ fn every_corpus_input_is_answered_without_panic() {
         killed > 0,
         "some seed drives the QoS pipeline to a correction"
     );
+    println!("corpus: {accepted} accepted, {refused} refused, {killed} correction(s)");
     assert_eq!(est.metrics().errors, refused as u64);
 }
 

@@ -55,24 +55,67 @@ fn every_estimator_shares_one_valve_with_counter_semantics() {
     assert!(!s.stopped && s.cpus > 0.0, "{s:?}");
 }
 
+/// Node overload above a quarter of the agent's cpus pauses the estimator.
+const PAUSING_QOS_TOML: &str = r#"
+kind = "qos"
+[[stage]]
+type = "overload"
+threshold = 0.25
+[[stage]]
+type = "pause_estimator"
+"#;
+
+/// Production work on 4 of 8 cpus and best-effort work on 1, with the
+/// cumulative CPU seconds of each at sample time `ts`.
+fn mixed(ts: f64, pr_secs: f64, be_secs: f64) -> Vec<u8> {
+    bytes(&usage(
+        ts,
+        8.0,
+        &[
+            Exec::new("pr", false, 4.0, pr_secs),
+            Exec::new("be", true, 1.0, be_secs),
+        ],
+    ))
+}
+
 #[test]
-fn a_qos_pipeline_closes_the_estimator_valve_of_its_process() {
+fn a_qos_pipeline_pauses_the_estimator_of_its_process_while_overloaded() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let est = Est::from_text("paused.toml", ESTIMATOR_TOML, &[]).expect("valid");
-    let toml = "kind = \"qos\"\n[[stage]]\ntype = \"test_close_estimator_valve\"\n";
-    let qos = Qos::from_text("pauser.toml", toml, &[]).expect("valid");
-    let (a, b) = ticks();
+    let qos = Qos::from_text("pauser.toml", PAUSING_QOS_TOML, &[]).expect("valid");
+    // First sample: no usage rate yet, so no overload and no pause.
+    let a = mixed(10.0, 1.0, 1.0);
     est.update(&a);
-    assert!(state(&est).open);
     assert_eq!(qos.update(&a).0, serenity_result::Ok);
-    assert!(
-        !state(&est).open,
+    assert_eq!((state(&est).open, state(&est).counter), (true, 1));
+    // pr uses 2 cpus and be 0.5: 2.5 > 0.25 × 8 with best-effort work
+    // among them, so the QoS pipeline takes one closing of the valve.
+    let b = mixed(11.0, 3.0, 1.5);
+    assert_eq!(qos.update(&b).0, serenity_result::Ok);
+    assert_eq!(
+        (state(&est).open, state(&est).counter),
+        (false, 0),
         "the QoS pipeline closed the estimator's valve"
     );
     let (_, s) = est.update(&b);
-    assert!(s.stopped && s.cpus == 0.0);
+    assert!(s.stopped && s.cpus == 0.0, "{s:?}");
     assert!(!est.metrics().valve_open);
-    // SAFETY: live handle.
-    unsafe { serenity_estimator_valve_open(est.0) };
-    assert!(state(&est).open);
+    // Still overloaded (2 + 0.5 again): one closing however long it lasts.
+    let c = mixed(12.0, 5.0, 2.0);
+    qos.update(&c);
+    assert_eq!(state(&est).counter, 0);
+    assert!(est.update(&c).1.stopped);
+    // 0.5 + 0.5 cpus: the overload is over and the closing is given back.
+    let d = mixed(13.0, 5.5, 2.5);
+    qos.update(&d);
+    assert_eq!((state(&est).open, state(&est).counter), (true, 1));
+    let (_, s) = est.update(&d);
+    // pr uses 0.5 of its 4 cpus: slack 3.5, minus be's 1 revocable cpu.
+    assert!(!s.stopped && (s.cpus - 2.5).abs() < 1e-9, "{s:?}");
+    // Overloaded again, then the QoS handle is freed while it holds the
+    // closing: freeing gives it back.
+    qos.update(&mixed(14.0, 7.5, 3.0));
+    assert!(!state(&est).open);
+    drop(qos);
+    assert_eq!((state(&est).open, state(&est).counter), (true, 1));
 }

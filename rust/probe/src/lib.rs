@@ -27,6 +27,7 @@ mod cgroup_files;
 pub mod cgroup_v1;
 pub mod cgroup_v2;
 mod discovery;
+pub mod enrich;
 mod error;
 pub mod host;
 mod mount;

@@ -124,3 +124,33 @@ pub fn usage(total_cpus: f64, total_mem_mib: f64, executors: &[ExecutorSpec]) ->
             .collect(),
     }
 }
+
+/// Tick `t` of a synthetic node with `n` executors, for benchmarks and
+/// profiling. Ticks are 15 s apart (the agent's default estimation interval),
+/// so executors leave the estimator's 300 s warm-up after 20 ticks. One in four
+/// executors is best-effort (0.25 revocable cpus), the others production (1 cpu); each has 512 MiB allocated,
+/// a steady CPU rate between 0.1 and 0.82 CPUs, a perf window (IPC ≈ 0.75,
+/// varying slightly) and 200 MiB RSS. The node has 0.8 cpus and 512 MiB per
+/// executor.
+pub fn synthetic_node(n: usize, t: u64) -> ResourceUsage {
+    const PERIOD: f64 = 15.0;
+    let time = 1_700_000_000.0 + PERIOD * t as f64;
+    let specs: Vec<ExecutorSpec> = (0..n)
+        .map(|i| {
+            let best_effort = i % 4 == 0;
+            let cpus = if best_effort { 0.25 } else { 1.0 };
+            let rate = (0.1 + (i % 10) as f64 * 0.08) * cpus;
+            let id = format!("executor-{i:05}");
+            ExecutorSpec::new("20260101-000000-0000-0000", &id, best_effort, cpus, 512.0)
+                .cpu(time, PERIOD * t as f64 * rate)
+                .perf(
+                    time,
+                    PERIOD,
+                    30_000_000_000,
+                    22_500_000_000 + (t % 13) * 15_000_000,
+                )
+                .rss(200 << 20)
+        })
+        .collect();
+    usage(n as f64 * 0.8, n as f64 * 512.0, &specs)
+}

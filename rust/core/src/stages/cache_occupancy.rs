@@ -19,7 +19,7 @@
 //! and the contentions stay pending for a later strategy.
 
 use super::common::{
-    best_effort_rows, describe_contention, describe_executor, known_signals, mark_handled,
+    best_effort_rows, correct, describe_contention, describe_executor, known_signals,
     ContentionFilter,
 };
 use super::BuildContext;
@@ -27,7 +27,7 @@ use crate::config::reader::non_negative;
 use crate::config::ParamReader;
 use crate::signal::{builtin, SignalId, SignalNames};
 use crate::stage::Stage;
-use crate::tick::{Correction, Flow, Tick};
+use crate::tick::{Flow, Tick};
 use std::sync::Arc;
 
 /// Parameters of `cache_occupancy`.
@@ -105,24 +105,18 @@ impl Stage for CacheOccupancy {
                 String::new()
             },
         );
-        let mut any = false;
-        for (row, v) in values {
-            if v >= mean && v > minimum {
+        let victims: Vec<(usize, String)> = values
+            .into_iter()
+            .filter(|&(_, v)| v >= mean && v > minimum)
+            .map(|(row, v)| {
                 let reason = format!(
                     "{why}; {} is an aggressor with {signal_name} {v:.0} (≥ mean, > {minimum:.0})",
                     describe_executor(tick, row, tick.signal(row, builtin::CPU_USAGE), "cpu_usage")
                 );
-                tick.state.corrections.push(Correction {
-                    row,
-                    stage: tick.stage,
-                    reason,
-                });
-                any = true;
-            }
-        }
-        if any {
-            mark_handled(tick, &pending);
-        }
+                (row, reason)
+            })
+            .collect();
+        correct(tick, &pending, victims);
         Flow::Continue
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::config::ParamReader;
 use crate::signal::SignalNames;
-use crate::tick::{Contention, Tick};
+use crate::tick::{Contention, Correction, Tick};
 
 /// Which contentions a strategy acts on: those raised by the named detector
 /// stages (their `name`, default their type), or, when no list is given,
@@ -97,9 +97,29 @@ pub(crate) fn describe_executor(
     format!("executor {} ({usage}, {allocated}, {age})", view.key)
 }
 
-/// Marks contentions handled.
-pub(crate) fn mark_handled(tick: &mut Tick<'_>, pending: &[usize]) {
-    for &i in pending {
-        tick.state.contentions[i].handled = true;
+/// A strategy's decision: appends one correction per (row, reason) and, when
+/// at least one victim was named, marks the `pending` contentions handled
+/// (otherwise they stay pending for the next strategy). Returns how many
+/// corrections were added.
+pub(crate) fn correct(
+    tick: &mut Tick<'_>,
+    pending: &[usize],
+    victims: impl IntoIterator<Item = (usize, String)>,
+) -> usize {
+    let stage = tick.stage;
+    let before = tick.state.corrections.len();
+    tick.state
+        .corrections
+        .extend(
+            victims
+                .into_iter()
+                .map(|(row, reason)| Correction { row, stage, reason }),
+        );
+    let added = tick.state.corrections.len() - before;
+    if added > 0 {
+        for &i in pending {
+            tick.state.contentions[i].handled = true;
+        }
     }
+    added
 }

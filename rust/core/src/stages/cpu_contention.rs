@@ -30,7 +30,7 @@
 //!   were CPUs (and logged an error).
 
 use super::common::{
-    best_effort_rows, describe_contention, describe_executor, known_signals, mark_handled,
+    best_effort_rows, correct, describe_contention, describe_executor, known_signals,
     ContentionFilter,
 };
 use super::BuildContext;
@@ -38,7 +38,7 @@ use crate::config::reader::positive;
 use crate::config::ParamReader;
 use crate::signal::{SignalId, SignalNames};
 use crate::stage::Stage;
-use crate::tick::{Correction, Flow, SeverityUnit, Tick};
+use crate::tick::{Flow, SeverityUnit, Tick};
 use std::sync::Arc;
 
 /// Parameters of `cpu_contention`.
@@ -170,14 +170,7 @@ impl Stage for CpuContention {
                 self.name);
             return Flow::Continue;
         }
-        for (row, reason) in chosen {
-            tick.state.corrections.push(Correction {
-                row,
-                stage: tick.stage,
-                reason,
-            });
-        }
-        mark_handled(tick, &pending);
+        correct(tick, &pending, chosen);
         Flow::Continue
     }
 }

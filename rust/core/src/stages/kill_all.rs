@@ -3,11 +3,11 @@
 //! Original: KillAllStrategy (spec/serenity.md §2.15); also what Mesos's
 //! built-in load controller does on any breach.
 
-use super::common::{best_effort_rows, ContentionFilter};
+use super::common::{best_effort_rows, correct, ContentionFilter};
 use super::BuildContext;
 use crate::config::ParamReader;
 use crate::stage::Stage;
-use crate::tick::{Correction, Flow, Tick};
+use crate::tick::{Flow, Tick};
 
 struct KillAll {
     filter: ContentionFilter,
@@ -32,16 +32,11 @@ impl Stage for KillAll {
             pending.len(),
             first.detector
         );
-        for row in victims {
-            tick.state.corrections.push(Correction {
-                row,
-                stage: tick.stage,
-                reason: why.clone(),
-            });
-        }
-        for i in pending {
-            tick.state.contentions[i].handled = true;
-        }
+        correct(
+            tick,
+            &pending,
+            victims.into_iter().map(|row| (row, why.clone())),
+        );
         Flow::Continue
     }
 }

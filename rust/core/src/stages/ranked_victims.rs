@@ -29,7 +29,7 @@
 //! pending for a later strategy.
 
 use super::common::{
-    best_effort_rows, describe_contention, describe_executor, known_signals, mark_handled,
+    best_effort_rows, correct, describe_contention, describe_executor, known_signals,
     ContentionFilter,
 };
 use super::BuildContext;
@@ -37,7 +37,7 @@ use crate::config::reader::positive;
 use crate::config::ParamReader;
 use crate::signal::{SignalId, SignalNames};
 use crate::stage::Stage;
-use crate::tick::{Correction, Flow, SeverityUnit, Tick};
+use crate::tick::{Flow, SeverityUnit, Tick};
 use std::cmp::Ordering;
 use std::sync::Arc;
 
@@ -208,27 +208,26 @@ impl Stage for RankedVictims {
             }
         );
         let usage_name = self.names.name(self.params.usage).to_owned();
-        for &i in &chosen {
-            let c = candidates[i];
-            let rank_reason = match c.age {
-                _ if c.violator() => "allocation violator".to_owned(),
-                Some(age) => format!("by age, {age:.0} s"),
-                None => "age unknown, by usage".to_owned(),
-            };
-            let reason = format!(
-                "{why}; rank {} of {} ({rank_reason}): {} frees {:.3} cpus",
-                i + 1,
-                candidates.len(),
-                describe_executor(tick, c.row, c.usage, &usage_name),
-                c.worth()
-            );
-            tick.state.corrections.push(Correction {
-                row: c.row,
-                stage: tick.stage,
-                reason,
-            });
-        }
-        mark_handled(tick, &pending);
+        let victims: Vec<(usize, String)> = chosen
+            .iter()
+            .map(|&i| {
+                let c = candidates[i];
+                let rank_reason = match c.age {
+                    _ if c.violator() => "allocation violator".to_owned(),
+                    Some(age) => format!("by age, {age:.0} s"),
+                    None => "age unknown, by usage".to_owned(),
+                };
+                let reason = format!(
+                    "{why}; rank {} of {} ({rank_reason}): {} frees {:.3} cpus",
+                    i + 1,
+                    candidates.len(),
+                    describe_executor(tick, c.row, c.usage, &usage_name),
+                    c.worth()
+                );
+                (c.row, reason)
+            })
+            .collect();
+        correct(tick, &pending, victims);
         Flow::Continue
     }
 }

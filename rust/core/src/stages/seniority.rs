@@ -15,7 +15,7 @@
 //! pipeline; here it is one strategy among others.
 
 use super::common::{
-    best_effort_rows, describe_contention, describe_executor, known_signals, mark_handled,
+    best_effort_rows, correct, describe_contention, describe_executor, known_signals,
     ContentionFilter,
 };
 use super::BuildContext;
@@ -23,7 +23,7 @@ use crate::config::reader::non_negative;
 use crate::config::ParamReader;
 use crate::signal::{builtin, SignalNames};
 use crate::stage::Stage;
-use crate::tick::{Correction, Flow, Tick};
+use crate::tick::{Flow, Tick};
 use std::sync::Arc;
 
 /// Parameters of `seniority`.
@@ -91,16 +91,17 @@ impl Stage for Seniority {
             best_effort.len(),
             describe_contention(&tick.state.contentions[main], &self.names, tick)
         );
-        for (_, row) in aged {
-            let u = tick.signal(row, builtin::CPU_USAGE);
-            let reason = format!("{why}; {}", describe_executor(tick, row, u, "cpu_usage"));
-            tick.state.corrections.push(Correction {
-                row,
-                stage: tick.stage,
-                reason,
-            });
-        }
-        mark_handled(tick, &pending);
+        let victims: Vec<(usize, String)> = aged
+            .into_iter()
+            .map(|(_, row)| {
+                let u = tick.signal(row, builtin::CPU_USAGE);
+                (
+                    row,
+                    format!("{why}; {}", describe_executor(tick, row, u, "cpu_usage")),
+                )
+            })
+            .collect();
+        correct(tick, &pending, victims);
         Flow::Continue
     }
 }

@@ -1,0 +1,403 @@
+//! Prometheus metrics: the last tick's state in text exposition format 0.0.4,
+//! served by a minimal HTTP/1.1 server (std::net, one request per
+//! connection) on a loopback address by default.
+//!
+//! | metric | type | labels | meaning |
+//! | --- | --- | --- | --- |
+//! | `serenity_slack_cpus` | gauge | | the estimator's last slack (revocable CPUs to lend) |
+//! | `serenity_slack_mem_bytes` | gauge | | the estimator's last memory slack |
+//! | `serenity_signal` | gauge | `pipeline`, `group`, `signal` | every built-in and derived signal of every group, last tick |
+//! | `serenity_contentions` | gauge | `pipeline` | contentions raised in the last tick |
+//! | `serenity_corrections_total` | counter | `action`, `mode` | corrections acted on (`mode` = `enforce` or `dry_run`) |
+//! | `serenity_refused_corrections_total` | counter | | corrections refused because the group is not strictly below the best-effort prefix |
+//! | `serenity_valve_open` | gauge | `pipeline` | 1 while the pipeline's valve is open (pipelines with a `valve` stage) |
+//! | `serenity_groups` | gauge | `kind` | groups sampled in the last tick (`production`, `best-effort`) |
+//! | `serenity_tick_seconds` | gauge | | cost of the last tick (monotonic clock) |
+//! | `serenity_ticks_total` | counter | | ticks run |
+//! | `serenity_errors_total` | counter | | errors (unreadable groups, failed or refused actions) |
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+/// The content type of the text exposition format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// One signal value of one group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignalValue {
+    /// The pipeline's name.
+    pub pipeline: String,
+    /// The group's path (the executor's container id).
+    pub group: String,
+    /// The signal's name.
+    pub signal: String,
+    /// Its value.
+    pub value: f64,
+}
+
+/// The state the metrics report, updated after every tick.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MetricsState {
+    /// The estimator's last slack in CPUs (absent without an estimator).
+    pub slack_cpus: Option<f64>,
+    /// The estimator's last memory slack in bytes.
+    pub slack_mem_bytes: Option<f64>,
+    /// Every signal of every group, last tick.
+    pub signals: Vec<SignalValue>,
+    /// Contentions of the last tick, per pipeline.
+    pub contentions: BTreeMap<String, usize>,
+    /// Corrections acted on, per (action, mode).
+    pub corrections_total: BTreeMap<(String, String), u64>,
+    /// Corrections refused by the prefix check.
+    pub refused_total: u64,
+    /// Valve state per pipeline.
+    pub valve_open: BTreeMap<String, bool>,
+    /// Groups sampled last tick, per kind.
+    pub groups: BTreeMap<String, usize>,
+    /// Cost of the last tick, seconds.
+    pub tick_seconds: f64,
+    /// Ticks run.
+    pub ticks_total: u64,
+    /// Errors counted.
+    pub errors_total: u64,
+}
+
+/// Shared, lockable metrics state.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    state: Mutex<MetricsState>,
+}
+
+impl Metrics {
+    /// The state, for updating (a poisoned lock is recovered: metrics are
+    /// never worth a panic).
+    pub fn lock(&self) -> MutexGuard<'_, MetricsState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The exposition text of the current state.
+    pub fn render(&self) -> String {
+        render(&self.lock())
+    }
+}
+
+fn escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn number(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v == f64::INFINITY {
+        "+Inf".into()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        format!("{v}")
+    }
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+fn labels(pairs: &[(&str, &str)]) -> String {
+    if pairs.is_empty() {
+        return String::new();
+    }
+    let inner: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+        .collect();
+    format!("{{{}}}", inner.join(","))
+}
+
+/// Renders the state in the text exposition format 0.0.4.
+pub fn render(state: &MetricsState) -> String {
+    let mut out = String::new();
+    let gauge = |out: &mut String, name: &str, help: &str, value: Option<f64>| {
+        header(out, name, "gauge", help);
+        if let Some(v) = value {
+            let _ = writeln!(out, "{name} {}", number(v));
+        }
+    };
+    gauge(
+        &mut out,
+        "serenity_slack_cpus",
+        "Revocable CPUs the estimator would lend (last tick).",
+        state.slack_cpus,
+    );
+    gauge(
+        &mut out,
+        "serenity_slack_mem_bytes",
+        "Revocable memory the estimator would lend, bytes (last tick).",
+        state.slack_mem_bytes,
+    );
+
+    header(
+        &mut out,
+        "serenity_signal",
+        "gauge",
+        "Value of a built-in or derived signal of one group (last tick).",
+    );
+    for s in &state.signals {
+        let l = labels(&[
+            ("pipeline", &s.pipeline),
+            ("group", &s.group),
+            ("signal", &s.signal),
+        ]);
+        let _ = writeln!(out, "serenity_signal{l} {}", number(s.value));
+    }
+
+    header(
+        &mut out,
+        "serenity_contentions",
+        "gauge",
+        "Contentions raised in the last tick.",
+    );
+    for (pipeline, n) in &state.contentions {
+        let _ = writeln!(
+            out,
+            "serenity_contentions{} {n}",
+            labels(&[("pipeline", pipeline)])
+        );
+    }
+
+    header(
+        &mut out,
+        "serenity_corrections_total",
+        "counter",
+        "Corrections acted on (mode enforce) or logged only (mode dry_run).",
+    );
+    for ((action, mode), n) in &state.corrections_total {
+        let l = labels(&[("action", action), ("mode", mode)]);
+        let _ = writeln!(out, "serenity_corrections_total{l} {n}");
+    }
+
+    header(
+        &mut out,
+        "serenity_refused_corrections_total",
+        "counter",
+        "Corrections refused because the group is not strictly below the best-effort prefix.",
+    );
+    let _ = writeln!(
+        out,
+        "serenity_refused_corrections_total {}",
+        state.refused_total
+    );
+
+    header(
+        &mut out,
+        "serenity_valve_open",
+        "gauge",
+        "1 while the pipeline's valve is open.",
+    );
+    for (pipeline, open) in &state.valve_open {
+        let l = labels(&[("pipeline", pipeline)]);
+        let _ = writeln!(out, "serenity_valve_open{l} {}", u8::from(*open));
+    }
+
+    header(
+        &mut out,
+        "serenity_groups",
+        "gauge",
+        "Groups sampled in the last tick.",
+    );
+    for (kind, n) in &state.groups {
+        let _ = writeln!(out, "serenity_groups{} {n}", labels(&[("kind", kind)]));
+    }
+
+    header(
+        &mut out,
+        "serenity_tick_seconds",
+        "gauge",
+        "Cost of the last tick in seconds (sampling, pipelines, enforcement).",
+    );
+    let _ = writeln!(out, "serenity_tick_seconds {}", number(state.tick_seconds));
+    header(&mut out, "serenity_ticks_total", "counter", "Ticks run.");
+    let _ = writeln!(out, "serenity_ticks_total {}", state.ticks_total);
+    header(
+        &mut out,
+        "serenity_errors_total",
+        "counter",
+        "Errors: unreadable groups, failed or refused actions.",
+    );
+    let _ = writeln!(out, "serenity_errors_total {}", state.errors_total);
+    out
+}
+
+/// The metrics listener: a thread answering `GET /metrics`; stopped and
+/// joined on drop.
+#[derive(Debug)]
+pub struct MetricsServer {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl MetricsServer {
+    /// Binds `addr` (port 0 picks a free port) and serves `metrics`.
+    pub fn start(addr: SocketAddr, metrics: Arc<Metrics>) -> io::Result<MetricsServer> {
+        let listener = TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_flag = stop.clone();
+        let thread = thread::Builder::new()
+            .name("serenity-metrics".into())
+            .spawn(move || serve(listener, metrics, stop_flag))?;
+        Ok(MetricsServer {
+            addr,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for MetricsServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn serve(listener: TcpListener, metrics: Arc<Metrics>, stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::SeqCst) {
+        match listener.accept() {
+            Ok((stream, peer)) => {
+                if let Err(e) = answer(stream, &metrics) {
+                    log::debug!(target: "serenity", "metrics request from {peer} failed: {e}");
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                thread::sleep(Duration::from_millis(25));
+            }
+            Err(e) => {
+                log::warn!(target: "serenity", "metrics listener: {e}");
+                thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+/// Reads one request (headers only, at most 8 KiB) and answers it.
+fn answer(mut stream: TcpStream, metrics: &Metrics) -> io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(2)))?;
+    let mut request = Vec::with_capacity(512);
+    let mut buf = [0u8; 1024];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 8192 {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        request.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&request);
+    let mut parts = text.lines().next().unwrap_or("").split_whitespace();
+    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let path = target.split('?').next().unwrap_or("");
+    let (status, content_type, body) = match (method, path) {
+        ("GET" | "HEAD", "/metrics") => ("200 OK", CONTENT_TYPE, metrics.render()),
+        ("GET" | "HEAD", "/") => (
+            "200 OK",
+            "text/plain; charset=utf-8",
+            "serenity agent: metrics at /metrics\n".to_owned(),
+        ),
+        ("GET" | "HEAD", _) => (
+            "404 Not Found",
+            "text/plain; charset=utf-8",
+            "not found\n".to_owned(),
+        ),
+        _ => (
+            "405 Method Not Allowed",
+            "text/plain; charset=utf-8",
+            "only GET\n".to_owned(),
+        ),
+    };
+    let mut response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    if status.starts_with("405") {
+        response.push_str("Allow: GET, HEAD\r\n");
+    }
+    response.push_str("\r\n");
+    stream.write_all(response.as_bytes())?;
+    if method != "HEAD" {
+        stream.write_all(body.as_bytes())?;
+    }
+    stream.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_has_help_type_and_escaped_labels() {
+        let mut state = MetricsState {
+            slack_cpus: Some(1.5),
+            ticks_total: 3,
+            tick_seconds: 0.002,
+            ..Default::default()
+        };
+        state.signals.push(SignalValue {
+            pipeline: "agent-qos".into(),
+            group: "be/we\"ird\\name".into(),
+            signal: "cpu_usage".into(),
+            value: 0.25,
+        });
+        state
+            .corrections_total
+            .insert(("kill".into(), "enforce".into()), 2);
+        state.valve_open.insert("estimator".into(), false);
+        let text = render(&state);
+        assert!(text.contains("# HELP serenity_slack_cpus "));
+        assert!(text.contains("# TYPE serenity_slack_cpus gauge\nserenity_slack_cpus 1.5\n"));
+        assert!(text.contains("# TYPE serenity_slack_mem_bytes gauge\n# HELP"));
+        assert!(text.contains(
+            "serenity_signal{pipeline=\"agent-qos\",group=\"be/we\\\"ird\\\\name\",signal=\"cpu_usage\"} 0.25\n"
+        ));
+        assert!(text.contains("serenity_corrections_total{action=\"kill\",mode=\"enforce\"} 2\n"));
+        assert!(text.contains("serenity_valve_open{pipeline=\"estimator\"} 0\n"));
+        assert!(text.contains("serenity_ticks_total 3\n"));
+        assert!(text.contains("serenity_tick_seconds 0.002\n"));
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let (_, value) = line.rsplit_once(' ').unwrap();
+            assert!(value.parse::<f64>().is_ok() || value == "NaN", "{line}");
+        }
+    }
+
+    #[test]
+    fn odd_numbers_use_prometheus_spellings() {
+        assert_eq!(number(f64::NAN), "NaN");
+        assert_eq!(number(f64::INFINITY), "+Inf");
+        assert_eq!(number(-f64::INFINITY), "-Inf");
+        assert_eq!(number(1e-9), "0.000000001");
+    }
+}

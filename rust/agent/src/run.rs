@@ -1,0 +1,588 @@
+//! The agent loop: discover → sample → QoS pipeline → enforcement →
+//! estimator pipeline → metrics, every `interval_secs`.
+//!
+//! The QoS pipeline ticks first so that its `pause_estimator` stage can
+//! close the estimator's valve in the same tick (the estimator's valve is
+//! handed to the QoS pipeline as `BuildOptions::estimator_valve`). Ticks are
+//! paced by a monotonic clock; a tick that overruns the interval delays the
+//! next one rather than piling them up.
+
+use crate::config::{Action, AgentConfig, CgroupVersion};
+use crate::enforce::{Decision, Enforcer, Outcome};
+use crate::groups::{discover, Discovery, Group, GroupKind, Layout};
+use crate::metrics::{Metrics, MetricsServer, SignalValue};
+use crate::sampling::{host_totals, Sampler};
+use serenity_core::{build_pipeline, BuildOptions, Pipeline, PipelineKind, Slack, Snapshot};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Command-line arguments of `serenity agent`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AgentArgs {
+    /// The agent configuration file (TOML; see docs/agent.md).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Act on corrections: kill, freeze or throttle best-effort groups.
+    /// Without it the agent runs dry: it logs what it would do.
+    #[arg(long)]
+    pub enforce: bool,
+    /// Run one tick and exit (a configuration and permissions check).
+    #[arg(long, conflicts_with = "ticks")]
+    pub once: bool,
+    /// Run N ticks and exit (N ≥ 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub ticks: Option<u64>,
+}
+
+/// What one tick saw and did.
+#[derive(Debug, Clone)]
+pub struct TickReport {
+    /// The groups sampled, in executor order.
+    pub groups: Vec<Group>,
+    /// The estimator's slack (absent without an estimator pipeline).
+    pub slack: Option<Slack>,
+    /// Contentions the QoS pipeline raised.
+    pub contentions: usize,
+    /// Why the QoS pipeline stopped early, if it did.
+    pub qos_stopped: Option<String>,
+    /// What was done about each correction.
+    pub decisions: Vec<Decision>,
+    /// Errors met in this tick.
+    pub errors: u64,
+    /// What the tick cost (monotonic clock).
+    pub elapsed: Duration,
+    /// The snapshot the pipelines saw (its `usage` is what the groups read
+    /// as; `executors[i].index` points into `groups`).
+    pub snapshot: Snapshot,
+}
+
+/// A running node agent: pipelines, sampler, enforcer and metrics.
+pub struct Agent {
+    config: AgentConfig,
+    layout: Layout,
+    total_cpus: f64,
+    total_mem_mib: f64,
+    interval: Duration,
+    qos: Option<Pipeline>,
+    estimator: Option<Pipeline>,
+    sampler: Sampler,
+    enforcer: Enforcer,
+    metrics: Arc<Metrics>,
+    best_effort_missing_said: bool,
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent")
+            .field("layout", &self.layout)
+            .field("interval", &self.interval)
+            .field("qos", &self.qos.as_ref().map(Pipeline::name))
+            .field("estimator", &self.estimator.as_ref().map(Pipeline::name))
+            .field("enforce", &!self.enforcer.dry_run())
+            .finish()
+    }
+}
+
+fn load_pipeline(
+    config: &AgentConfig,
+    key: &str,
+    path: &Path,
+    kind: PipelineKind,
+    options: BuildOptions,
+) -> anyhow::Result<Pipeline> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: `{key}` = {:?}: cannot read the pipeline file: {e}",
+            config.file.display(),
+            path.display().to_string()
+        )
+    })?;
+    let pipeline = build_pipeline(&path.display().to_string(), &text, &[], options)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if pipeline.kind() != kind {
+        anyhow::bail!(
+            "{}: `{key}` = {:?}: the file is {} {} pipeline; `{key}` needs kind = \"{}\"",
+            config.file.display(),
+            path.display().to_string(),
+            match pipeline.kind() {
+                PipelineKind::Estimator => "an",
+                PipelineKind::Qos => "a",
+            },
+            pipeline.kind().as_str(),
+            kind.as_str()
+        );
+    }
+    Ok(pipeline)
+}
+
+/// Refuses to enforce an action whose v1 hierarchy is not mounted (it would
+/// fail on every correction).
+fn check_enforcement_hierarchy(layout: &Layout, action: Action) -> anyhow::Result<()> {
+    if layout.version != CgroupVersion::V1 {
+        return Ok(());
+    }
+    let needed = match action {
+        Action::Kill => return Ok(()),
+        Action::Freeze => "freezer",
+        Action::Throttle => "cpu",
+    };
+    if layout.hierarchy(needed).is_none() {
+        anyhow::bail!(
+            "`enforcement.action = \"{action}\"` needs the cgroup v1 {needed} hierarchy, \
+             and none is mounted under {}",
+            layout.root.display()
+        );
+    }
+    Ok(())
+}
+
+impl Agent {
+    /// Builds the pipelines and resolves the cgroup layout. Without
+    /// `enforce` the agent runs dry.
+    pub fn new(config: AgentConfig, enforce: bool) -> anyhow::Result<Agent> {
+        let estimator = match &config.estimator {
+            Some(path) => Some(load_pipeline(
+                &config,
+                "estimator",
+                path,
+                PipelineKind::Estimator,
+                BuildOptions::default(),
+            )?),
+            None => None,
+        };
+        let qos = match &config.qos {
+            Some(path) => Some(load_pipeline(
+                &config,
+                "qos",
+                path,
+                PipelineKind::Qos,
+                BuildOptions {
+                    valve: None,
+                    estimator_valve: estimator.as_ref().map(|e| e.valve().clone()),
+                },
+            )?),
+            None => None,
+        };
+        let interval_secs = config
+            .interval_secs
+            .or(qos.as_ref().map(Pipeline::interval_secs))
+            .or(estimator.as_ref().map(Pipeline::interval_secs))
+            .unwrap_or(1.0);
+        let layout = Layout::resolve(config.cgroups.version, &config.cgroups.root)?;
+        let (total_cpus, total_mem_mib) = match (config.total.cpus, config.total.mem_mib) {
+            (Some(c), Some(m)) => (c, m),
+            (c, m) => {
+                let (host_cpus, host_mem) = host_totals()?;
+                (c.unwrap_or(host_cpus), m.unwrap_or(host_mem))
+            }
+        };
+        if enforce {
+            check_enforcement_hierarchy(&layout, config.enforcement.action)?;
+        }
+        let sampler = Sampler::new(layout.clone(), config.cgroups.perf);
+        let enforcer = Enforcer::new(
+            layout.clone(),
+            config.cgroups.best_effort.clone(),
+            config.enforcement.clone(),
+            !enforce,
+        );
+        let interval = Duration::try_from_secs_f64(interval_secs).map_err(|_| {
+            anyhow::anyhow!("interval_secs = {interval_secs} is not a usable number of seconds")
+        })?;
+        Ok(Agent {
+            interval,
+            config,
+            layout,
+            total_cpus,
+            total_mem_mib,
+            qos,
+            estimator,
+            sampler,
+            enforcer,
+            metrics: Arc::new(Metrics::default()),
+            best_effort_missing_said: false,
+        })
+    }
+
+    /// Seconds between ticks.
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// The resolved cgroup layout.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The agent's total (cpus, mem MiB) as reported to the pipelines.
+    pub fn totals(&self) -> (f64, f64) {
+        (self.total_cpus, self.total_mem_mib)
+    }
+
+    /// The QoS pipeline.
+    pub fn qos(&self) -> Option<&Pipeline> {
+        self.qos.as_ref()
+    }
+
+    /// The estimator pipeline.
+    pub fn estimator(&self) -> Option<&Pipeline> {
+        self.estimator.as_ref()
+    }
+
+    /// The enforcer (what it changed, dry run or not).
+    pub fn enforcer(&self) -> &Enforcer {
+        &self.enforcer
+    }
+
+    /// The metrics state the listener serves.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    /// Starts the metrics listener configured in `[metrics]` (none when
+    /// disabled). It stops when the returned server is dropped.
+    pub fn start_metrics(&self) -> anyhow::Result<Option<MetricsServer>> {
+        if !self.config.metrics.enabled {
+            return Ok(None);
+        }
+        let listen = self.config.metrics.listen;
+        let server = MetricsServer::start(listen, self.metrics.clone())
+            .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {listen}: {e}"))?;
+        log::info!(
+            target: "serenity",
+            "metrics at http://{}/metrics",
+            server.local_addr()
+        );
+        Ok(Some(server))
+    }
+
+    /// Runs one tick: discover, sample, QoS, enforce, estimate, metrics.
+    pub fn tick(&mut self) -> TickReport {
+        let start = Instant::now();
+        let mut errors = 0;
+        let discovery = match discover(
+            &self.layout,
+            &self.config.cgroups.production,
+            &self.config.cgroups.best_effort,
+        ) {
+            Ok(d) => d,
+            Err(e) => {
+                errors += 1;
+                log::error!(target: "serenity", "group discovery failed: {e}");
+                Discovery::default()
+            }
+        };
+        if discovery.best_effort_missing && !self.best_effort_missing_said {
+            log::warn!(
+                target: "serenity",
+                "the best-effort parent group {} does not exist under {}: no best-effort executors",
+                self.config.cgroups.best_effort.display(),
+                self.layout.root.display()
+            );
+        }
+        self.best_effort_missing_said = discovery.best_effort_missing;
+
+        let sampled = self
+            .sampler
+            .sample(&discovery.groups, self.total_cpus, self.total_mem_mib);
+        errors += sampled.errors;
+        let groups = sampled.groups;
+        let snapshot = Snapshot::new(sampled.usage);
+
+        let mut contentions = 0;
+        let mut qos_stopped = None;
+        let mut decisions = Vec::new();
+        if let Some(qos) = self.qos.as_mut() {
+            let outcome = qos.tick(&snapshot);
+            contentions = outcome.contentions.len();
+            qos_stopped = outcome.stopped.as_ref().map(|s| s.reason.clone());
+            let targets: Vec<(PathBuf, String)> = outcome
+                .corrections
+                .iter()
+                .filter_map(|c| {
+                    let view = snapshot.executors.get(c.row)?;
+                    let group = groups.get(view.index)?;
+                    Some((group.path.clone(), c.reason.clone()))
+                })
+                .collect();
+            for (path, reason) in targets {
+                decisions.push(self.enforcer.apply(&path, &reason));
+            }
+        }
+        let slack = self
+            .estimator
+            .as_mut()
+            .and_then(|e| e.tick(&snapshot).slack);
+        self.enforcer.prune();
+        errors += decisions
+            .iter()
+            .filter(|d| matches!(d.outcome, Outcome::Refused(_) | Outcome::Failed(_)))
+            .count() as u64;
+
+        let elapsed = start.elapsed();
+        self.record(
+            &snapshot,
+            &groups,
+            slack,
+            contentions,
+            &decisions,
+            errors,
+            elapsed,
+        );
+        TickReport {
+            groups,
+            slack,
+            contentions,
+            qos_stopped,
+            decisions,
+            errors,
+            elapsed,
+            snapshot,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &self,
+        snapshot: &Snapshot,
+        groups: &[Group],
+        slack: Option<Slack>,
+        contentions: usize,
+        decisions: &[Decision],
+        errors: u64,
+        elapsed: Duration,
+    ) {
+        let mut m = self.metrics.lock();
+        m.ticks_total += 1;
+        m.errors_total += errors;
+        m.tick_seconds = elapsed.as_secs_f64();
+        m.slack_cpus = slack.map(|s| s.cpus);
+        m.slack_mem_bytes = slack.map(|s| s.mem_bytes);
+        m.groups.clear();
+        for kind in [GroupKind::Production, GroupKind::BestEffort] {
+            let n = groups.iter().filter(|g| g.kind == kind).count();
+            m.groups.insert(kind.framework_id().to_owned(), n);
+        }
+        let mode = if self.enforcer.dry_run() {
+            "dry_run"
+        } else {
+            "enforce"
+        };
+        for d in decisions {
+            match d.outcome {
+                Outcome::Refused(_) => m.refused_total += 1,
+                Outcome::Applied(_) | Outcome::DryRun => {
+                    *m.corrections_total
+                        .entry((d.action.as_str().to_owned(), mode.to_owned()))
+                        .or_default() += 1
+                }
+                Outcome::Unchanged(_) | Outcome::Failed(_) => {}
+            }
+        }
+        m.signals.clear();
+        m.contentions.clear();
+        m.valve_open.clear();
+        for pipeline in self.qos.iter().chain(self.estimator.iter()) {
+            let name = pipeline.name().to_owned();
+            if pipeline.kind() == PipelineKind::Qos {
+                m.contentions.insert(name.clone(), contentions);
+            }
+            if pipeline.has_valve() {
+                m.valve_open
+                    .insert(name.clone(), pipeline.valve().is_open());
+            }
+            let names = pipeline.signals();
+            let ids: Vec<_> = names
+                .all()
+                .iter()
+                .filter_map(|n| names.lookup(n).map(|id| (n.as_str(), id)))
+                .collect();
+            let table = pipeline.last_signals();
+            for (row, view) in snapshot.executors.iter().enumerate().take(table.rows()) {
+                let group = groups
+                    .get(view.index)
+                    .map(Group::path_str)
+                    .unwrap_or_else(|| view.key.executor_id.clone());
+                for (signal, id) in &ids {
+                    if let Some(value) = table.get(row, *id) {
+                        m.signals.push(SignalValue {
+                            pipeline: name.clone(),
+                            group: group.clone(),
+                            signal: (*signal).to_owned(),
+                            value,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ticks every interval until `shutdown` is set or `limit` ticks ran.
+    /// Returns the number of ticks run.
+    pub fn run_loop(&mut self, shutdown: &AtomicBool, limit: Option<u64>) -> u64 {
+        let mut ticks = 0;
+        let mut next = Instant::now();
+        while !shutdown.load(Ordering::SeqCst) {
+            let report = self.tick();
+            ticks += 1;
+            log::debug!(
+                target: "serenity",
+                "tick {ticks}: {} groups, {} contentions, {} corrections, slack {:?}, {:?}",
+                report.groups.len(),
+                report.contentions,
+                report.decisions.len(),
+                report.slack.map(|s| s.cpus),
+                report.elapsed
+            );
+            if limit.is_some_and(|l| ticks >= l) {
+                break;
+            }
+            next += self.interval;
+            let now = Instant::now();
+            if next < now {
+                next = now;
+            }
+            while !shutdown.load(Ordering::SeqCst) {
+                let now = Instant::now();
+                if now >= next {
+                    break;
+                }
+                std::thread::sleep((next - now).min(Duration::from_millis(50)));
+            }
+        }
+        ticks
+    }
+
+    /// Undoes freezes and throttles when `restore_on_exit` is set (dropping
+    /// the agent does the same).
+    pub fn shutdown(&mut self) {
+        if self.config.enforcement.restore_on_exit {
+            self.enforcer.restore();
+        }
+    }
+}
+
+/// SIGINT and SIGTERM set the shutdown flag while this guard lives; a second
+/// signal while the flag is set terminates the process at once.
+struct SignalGuard {
+    ids: Vec<signal_hook::SigId>,
+}
+
+impl SignalGuard {
+    fn install(shutdown: &Arc<AtomicBool>) -> anyhow::Result<SignalGuard> {
+        let mut ids = Vec::new();
+        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            ids.push(signal_hook::flag::register_conditional_shutdown(
+                signal,
+                1,
+                shutdown.clone(),
+            )?);
+            ids.push(signal_hook::flag::register(signal, shutdown.clone())?);
+        }
+        Ok(SignalGuard { ids })
+    }
+}
+
+impl Drop for SignalGuard {
+    fn drop(&mut self) {
+        for id in self.ids.drain(..) {
+            signal_hook::low_level::unregister(id);
+        }
+    }
+}
+
+/// Runs the agent described by `args` until `shutdown` is set (SIGINT and
+/// SIGTERM set it too), `--once` or `--ticks` is done, then restores what it
+/// changed. Errors are configuration or startup problems.
+pub fn run(args: AgentArgs, shutdown: Arc<AtomicBool>) -> anyhow::Result<()> {
+    let config = AgentConfig::load(&args.config)?;
+    let mut agent = Agent::new(config, args.enforce)?;
+    let _signals = SignalGuard::install(&shutdown)?;
+    let _server = agent.start_metrics()?;
+    log::info!(
+        target: "serenity",
+        "node agent started ({}): {:?} cgroups at {}, every {:?}, {} CPUs, {:.0} MiB",
+        if args.enforce { "enforcing" } else { "dry run: corrections are only logged" },
+        agent.layout.version,
+        agent.layout.root.display(),
+        agent.interval,
+        agent.total_cpus,
+        agent.total_mem_mib
+    );
+    let limit = if args.once { Some(1) } else { args.ticks };
+    let ticks = agent.run_loop(&shutdown, limit);
+    agent.shutdown();
+    log::info!(target: "serenity", "node agent stopped after {ticks} ticks");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        agent: AgentArgs,
+    }
+
+    #[test]
+    fn agent_and_enforcer_can_move_between_threads() {
+        fn send<T: Send>() {}
+        send::<Agent>();
+        send::<crate::Enforcer>();
+    }
+
+    #[test]
+    fn args_parse_and_dry_run_is_the_default() {
+        let cli = Cli::try_parse_from(["serenity", "--config", "a.toml"]).unwrap();
+        assert_eq!(cli.agent.config, PathBuf::from("a.toml"));
+        assert!(!cli.agent.enforce);
+        assert!(!cli.agent.once);
+        assert_eq!(cli.agent.ticks, None);
+        let cli = Cli::try_parse_from([
+            "serenity",
+            "--config",
+            "a.toml",
+            "--enforce",
+            "--ticks",
+            "3",
+        ])
+        .unwrap();
+        assert!(cli.agent.enforce);
+        assert_eq!(cli.agent.ticks, Some(3));
+        assert!(
+            Cli::try_parse_from(["serenity"]).is_err(),
+            "--config is required"
+        );
+        assert!(
+            Cli::try_parse_from(["serenity", "--config", "a", "--ticks", "0"]).is_err(),
+            "--ticks 0 is refused"
+        );
+        assert!(
+            Cli::try_parse_from(["serenity", "--config", "a", "--once", "--ticks", "2"]).is_err(),
+            "--once and --ticks conflict"
+        );
+    }
+
+    #[test]
+    fn sigterm_sets_the_shutdown_flag_while_the_guard_lives() {
+        let flag = Arc::new(AtomicBool::new(false));
+        let guard = SignalGuard::install(&flag).unwrap();
+        signal_hook::low_level::raise(signal_hook::consts::SIGTERM).unwrap();
+        assert!(flag.load(Ordering::SeqCst));
+        drop(guard);
+        // Unregistered: the flag is no longer touched (and the first
+        // signal's conditional exit is gone with it).
+        flag.store(false, Ordering::SeqCst);
+        let other = Arc::new(AtomicBool::new(false));
+        let _keep_alive =
+            signal_hook::flag::register(signal_hook::consts::SIGTERM, other.clone()).unwrap();
+        signal_hook::low_level::raise(signal_hook::consts::SIGTERM).unwrap();
+        assert!(!flag.load(Ordering::SeqCst));
+        assert!(other.load(Ordering::SeqCst));
+    }
+}

@@ -1,0 +1,330 @@
+//! Live samples → `ResourceUsage`: what the pipelines see each tick.
+//!
+//! For every discovered group the [`Sampler`] reads the cgroup files with
+//! `serenity-probe` (v1: the cpuacct, cpu, memory and blkio hierarchies; v2:
+//! the unified group), adds the perf counts of the interval since the last
+//! tick when per-group counters are open, and describes the group as a
+//! Mesos executor:
+//!
+//! | executor field | value |
+//! | --- | --- |
+//! | framework id | `production` or `best-effort` |
+//! | executor id | the group's directory name (its path when two production parents have a child of the same name) |
+//! | container id | the group's path relative to the hierarchy root |
+//! | allocated `cpus` | the CFS limit (quota / period), else the shares- (v1) or weight-derived (v2) CPUs |
+//! | allocated `mem` | the hard memory limit, else the soft limit, in MiB |
+//! | revocable | the group is under the best-effort prefix |
+//! | statistics | `CgroupSample::to_statistics()`, plus `perf` |
+//!
+//! Perf counters (task-clock always, hardware events where the host has a
+//! PMU) are opened once per group and kept open while the group exists: on
+//! v1 in the group of the same path in the perf_event hierarchy (it must be
+//! mounted and the group's processes attached there, as Mesos's perf_event
+//! isolator does), on v2 in the group itself (unless perf_event is bound to
+//! a v1 hierarchy). The first tick after opening has no perf statistics;
+//! each later tick has those of exactly the interval since the previous.
+
+use crate::config::CgroupVersion;
+use crate::groups::{Group, GroupKind, Layout};
+use serenity_core::model::build::{usage, ExecutorSpec};
+use serenity_core::model::proto::ResourceUsage;
+use serenity_probe::{cgroup_mounts, perf_event_mount, CgroupSample, CgroupV1, CgroupV2};
+use serenity_probe::{PerfSampler, ProbeError};
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+/// Bytes in one MiB (Mesos's memory unit).
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// One tick's usage and the group of each executor.
+#[derive(Debug, Clone)]
+pub struct Sampled {
+    /// The snapshot to feed the pipelines.
+    pub usage: ResourceUsage,
+    /// `groups[i]` is the group of `usage.executors[i]`.
+    pub groups: Vec<Group>,
+    /// Groups that could not be read (other than vanished ones).
+    pub errors: u64,
+}
+
+struct PerfSlot {
+    sampler: Option<PerfSampler>,
+}
+
+/// Reads groups and keeps their perf counters.
+pub struct Sampler {
+    layout: Layout,
+    perf: bool,
+    user_hz: f64,
+    slots: HashMap<PathBuf, PerfSlot>,
+    said: HashSet<String>,
+}
+
+impl std::fmt::Debug for Sampler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sampler")
+            .field("layout", &self.layout)
+            .field("perf", &self.perf)
+            .field("perf_groups", &self.open_perf_groups())
+            .finish()
+    }
+}
+
+impl Sampler {
+    /// A sampler for groups of `layout`; `perf` opens per-group counters.
+    pub fn new(layout: Layout, perf: bool) -> Sampler {
+        Sampler {
+            layout,
+            perf,
+            user_hz: serenity_probe::host::user_hz(),
+            slots: HashMap::new(),
+            said: HashSet::new(),
+        }
+    }
+
+    /// How many groups have perf counters open.
+    pub fn open_perf_groups(&self) -> usize {
+        self.slots.values().filter(|s| s.sampler.is_some()).count()
+    }
+
+    /// Logs `message` once per process lifetime of this sampler.
+    fn once(&mut self, level: log::Level, message: String) {
+        if self.said.insert(message.clone()) {
+            log::log!(target: "serenity", level, "{message}");
+        }
+    }
+
+    /// Reads every group and builds the tick's `ResourceUsage` with the
+    /// agent's total `cpus` and `mem_mib`. Groups that vanished are left out
+    /// quietly; groups that cannot be read are left out, logged and counted.
+    pub fn sample(&mut self, groups: &[Group], total_cpus: f64, total_mem_mib: f64) -> Sampled {
+        let perf_root = if self.perf { self.perf_root() } else { None };
+        let mut specs = Vec::with_capacity(groups.len());
+        let mut kept = Vec::with_capacity(groups.len());
+        let mut errors = 0;
+        for group in groups {
+            let sample = match self.read(group) {
+                Ok(sample) => sample,
+                Err(e) if e.is_vanished() => continue,
+                Err(e) => {
+                    errors += 1;
+                    log::warn!(target: "serenity", "cannot read group {}: {e}", group.path_str());
+                    continue;
+                }
+            };
+            let mut statistics = sample.to_statistics();
+            if let Some(root) = &perf_root {
+                statistics.perf = self.perf_sample(root, group);
+            }
+            let cpus = sample
+                .cpus_limit
+                .or(sample.cpus_soft_limit)
+                .filter(|c| c.is_finite() && *c > 0.0)
+                .unwrap_or(0.0);
+            let mem_mib = sample
+                .mem_limit_bytes
+                .or(sample.mem_soft_limit_bytes)
+                .map_or(0.0, |b| b as f64 / MIB);
+            specs.push(ExecutorSpec {
+                framework_id: group.kind.framework_id().to_owned(),
+                executor_id: group.name.clone(),
+                container_id: Some(group.path_str()),
+                revocable: group.kind == GroupKind::BestEffort,
+                cpus,
+                mem_mib,
+                statistics: Some(statistics),
+            });
+            kept.push(group.clone());
+        }
+        disambiguate(&mut specs);
+        let present: HashSet<&Path> = kept.iter().map(|g| g.path.as_path()).collect();
+        self.slots
+            .retain(|path, _| present.contains(path.as_path()));
+        Sampled {
+            usage: usage(total_cpus, total_mem_mib, &specs),
+            groups: kept,
+            errors,
+        }
+    }
+
+    fn read(&self, group: &Group) -> Result<CgroupSample, ProbeError> {
+        match self.layout.version {
+            CgroupVersion::V1 => {
+                let parent = group.path.parent().unwrap_or(Path::new(""));
+                CgroupV1::new(&self.layout.root, parent)
+                    .with_user_hz(self.user_hz)
+                    .read(&group.name)
+            }
+            _ => CgroupV2::new(&self.layout.root).read(&group.path),
+        }
+    }
+
+    /// Where per-group counters can be opened: the v1 perf_event mount, or the
+    /// v2 root while perf_event is not bound to v1.
+    fn perf_root(&mut self) -> Option<PathBuf> {
+        let mounts = match cgroup_mounts() {
+            Ok(m) => m,
+            Err(e) => {
+                self.once(log::Level::Warn, format!("perf counters are off: {e}"));
+                return None;
+            }
+        };
+        let v1 = perf_event_mount(&mounts);
+        match self.layout.version {
+            CgroupVersion::V1 => {
+                if v1.is_none() {
+                    self.once(
+                        log::Level::Info,
+                        "no perf_event cgroup hierarchy is mounted: samples carry no perf \
+                         statistics (mount it and attach the groups' processes, as Mesos's \
+                         perf_event isolator does, to get them)"
+                            .into(),
+                    );
+                }
+                v1
+            }
+            _ => {
+                if v1.is_some() {
+                    self.once(
+                        log::Level::Info,
+                        "perf_event is bound to a cgroup v1 hierarchy, so v2 groups cannot be \
+                         counted: samples carry no perf statistics"
+                            .into(),
+                    );
+                    None
+                } else {
+                    Some(self.layout.root.clone())
+                }
+            }
+        }
+    }
+
+    /// The perf statistics of the interval since the last tick, opening the
+    /// group's counters on first sight (that tick has none).
+    fn perf_sample(
+        &mut self,
+        root: &Path,
+        group: &Group,
+    ) -> Option<serenity_core::model::proto::PerfStatistics> {
+        if let Some(slot) = self.slots.get_mut(&group.path) {
+            let sampler = slot.sampler.as_mut()?;
+            return match sampler.sample() {
+                Ok(interval) => Some(interval.to_statistics()),
+                Err(e) => {
+                    slot.sampler = None;
+                    if !e.is_vanished() {
+                        log::warn!(
+                            target: "serenity",
+                            "perf counters of group {} stopped: {e}",
+                            group.path_str()
+                        );
+                    }
+                    None
+                }
+            };
+        }
+        let dir = root.join(&group.path);
+        let sampler = if dir.is_dir() {
+            match PerfSampler::open(&dir) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    if !e.is_vanished() {
+                        self.once(
+                            log::Level::Warn,
+                            format!("no perf counters for group {}: {e}", group.path_str()),
+                        );
+                    }
+                    None
+                }
+            }
+        } else {
+            self.once(
+                log::Level::Info,
+                format!(
+                    "group {} has no group in the perf_event hierarchy ({}): no perf statistics for it",
+                    group.path_str(),
+                    dir.display()
+                ),
+            );
+            None
+        };
+        self.slots.insert(group.path.clone(), PerfSlot { sampler });
+        None
+    }
+}
+
+/// Executor ids must be unique per framework: a name used twice becomes the
+/// group's path.
+fn disambiguate(specs: &mut [ExecutorSpec]) {
+    let mut counts: HashMap<(String, String), usize> = HashMap::new();
+    for s in specs.iter() {
+        *counts
+            .entry((s.framework_id.clone(), s.executor_id.clone()))
+            .or_default() += 1;
+    }
+    for s in specs.iter_mut() {
+        if counts[&(s.framework_id.clone(), s.executor_id.clone())] > 1 {
+            if let Some(path) = &s.container_id {
+                s.executor_id = path.clone();
+            }
+        }
+    }
+}
+
+/// The host's online CPUs and MemTotal (MiB), the agent's default totals.
+pub fn host_totals() -> anyhow::Result<(f64, f64)> {
+    let cpus = serenity_probe::host::online_cpus()?.len() as f64;
+    let meminfo = std::fs::read_to_string("/proc/meminfo")
+        .map_err(|e| anyhow::anyhow!("cannot read /proc/meminfo: {e}"))?;
+    let mem_kib = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .ok_or_else(|| anyhow::anyhow!("/proc/meminfo has no readable MemTotal line"))?;
+    Ok((cpus, mem_kib / 1024.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicate_names_fall_back_to_paths() {
+        let mut specs = vec![
+            ExecutorSpec {
+                framework_id: "production".into(),
+                executor_id: "web".into(),
+                container_id: Some("a/web".into()),
+                ..Default::default()
+            },
+            ExecutorSpec {
+                framework_id: "production".into(),
+                executor_id: "web".into(),
+                container_id: Some("b/web".into()),
+                ..Default::default()
+            },
+            ExecutorSpec {
+                framework_id: "best-effort".into(),
+                executor_id: "web".into(),
+                container_id: Some("be/web".into()),
+                ..Default::default()
+            },
+        ];
+        disambiguate(&mut specs);
+        let ids: Vec<&str> = specs.iter().map(|s| s.executor_id.as_str()).collect();
+        assert_eq!(ids, ["a/web", "b/web", "web"]);
+    }
+
+    #[test]
+    fn host_totals_are_positive() {
+        let (cpus, mem) = host_totals().unwrap();
+        assert!(cpus >= 1.0);
+        assert!(mem > 1.0);
+    }
+}

@@ -1,0 +1,222 @@
+//! Enriching an agent's `ResourceUsage` with per-container perf counters.
+//!
+//! The Mesos modules receive the agent's usage; its executors carry perf
+//! statistics only when the agent runs the `cgroups/perf_event` isolator,
+//! and then only for a few seconds per minute. When a pipeline file has a
+//! `[probe]` table, the C ABI calls [`UsageEnricher::enrich`] before each
+//! tick: for every executor with a container id it keeps a
+//! [`PerfSampler`] open on `<perf_event root>/<prefix>/<container_id>` and
+//! fills `statistics.perf` with the counts of the interval since the previous
+//! reading, **only when the agent supplied none** (agent data wins).
+//!
+//! - The perf_event root comes from
+//!   [`crate::ensure_perf_event_hierarchy`]`(cgroup_root)`: the v1
+//!   perf_event mount (mounted at `<cgroup_root>/perf_event` when absent), or
+//!   `cgroup_root` itself on a pure v2 host.
+//! - Counters are opened when a container is first seen (that tick gets no
+//!   perf statistics) and dropped when it leaves the usage.
+//! - Readings are at least `perf_interval_secs` apart; a tick in between
+//!   reuses the latest interval.
+//! - Unsupported events are reported once by the probe; other problems are
+//!   logged once per container.
+
+use crate::{ensure_perf_event_hierarchy, PerfSampler};
+use serenity_core::model::proto::{PerfStatistics, ResourceUsage};
+use serenity_core::ProbeSettings;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How long the enricher waits before retrying a perf_event root that could
+/// not be found or mounted.
+const ROOT_RETRY: Duration = Duration::from_secs(60);
+
+struct Container {
+    sampler: PerfSampler,
+    last: Option<PerfStatistics>,
+    sampled_at: Instant,
+}
+
+/// Keeps per-container perf counters and fills missing perf statistics.
+pub struct UsageEnricher {
+    settings: ProbeSettings,
+    root: Option<PathBuf>,
+    root_failed_at: Option<Instant>,
+    containers: HashMap<String, Container>,
+    said: HashSet<String>,
+}
+
+impl std::fmt::Debug for UsageEnricher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UsageEnricher")
+            .field("settings", &self.settings)
+            .field("root", &self.root)
+            .field("containers", &self.containers.len())
+            .finish()
+    }
+}
+
+impl UsageEnricher {
+    /// An enricher for the `[probe]` settings of a pipeline. Nothing is
+    /// opened or mounted until the first [`UsageEnricher::enrich`].
+    pub fn new(settings: &ProbeSettings) -> UsageEnricher {
+        UsageEnricher {
+            settings: settings.clone(),
+            root: None,
+            root_failed_at: None,
+            containers: HashMap::new(),
+            said: HashSet::new(),
+        }
+    }
+
+    /// How many containers have counters open.
+    pub fn open_containers(&self) -> usize {
+        self.containers.len()
+    }
+
+    /// The perf_event group directory of `container_id`, once the root is
+    /// known.
+    pub fn group_dir(&self, container_id: &str) -> Option<PathBuf> {
+        self.root
+            .as_ref()
+            .map(|r| r.join(&self.settings.prefix).join(container_id))
+    }
+
+    fn once(&mut self, level: log::Level, message: String) {
+        if self.said.insert(message.clone()) {
+            log::log!(target: "serenity", level, "{message}");
+        }
+    }
+
+    fn resolve_root(&mut self) -> Option<PathBuf> {
+        if let Some(root) = &self.root {
+            return Some(root.clone());
+        }
+        if self
+            .root_failed_at
+            .is_some_and(|at| at.elapsed() < ROOT_RETRY)
+        {
+            return None;
+        }
+        match ensure_perf_event_hierarchy(Path::new(&self.settings.cgroup_root)) {
+            Ok(root) => {
+                log::info!(
+                    target: "serenity",
+                    "perf counters of containers are read from {}",
+                    root.join(&self.settings.prefix).display()
+                );
+                self.root = Some(root.clone());
+                Some(root)
+            }
+            Err(e) => {
+                self.root_failed_at = Some(Instant::now());
+                self.once(
+                    log::Level::Warn,
+                    format!("no perf statistics will be added to the agent's usage: {e}"),
+                );
+                None
+            }
+        }
+    }
+
+    /// Fills `statistics.perf` of every executor with a container id whose
+    /// statistics have no perf yet; opens and drops counters as containers
+    /// come and go. Does nothing when `[probe] perf = false`.
+    pub fn enrich(&mut self, usage: &mut ResourceUsage) {
+        if !self.settings.perf {
+            return;
+        }
+        let Some(root) = self.resolve_root() else {
+            return;
+        };
+        let min_gap = Duration::from_secs_f64(self.settings.perf_interval_secs.max(0.0));
+        let mut wanted = HashSet::new();
+        for executor in &mut usage.executors {
+            let Some(id) = executor.container_id.as_ref().and_then(|c| c.value.clone()) else {
+                continue;
+            };
+            if executor
+                .statistics
+                .as_ref()
+                .is_some_and(|s| s.perf.is_some())
+            {
+                continue;
+            }
+            wanted.insert(id.clone());
+            let perf = match self.containers.get_mut(&id) {
+                Some(container) => {
+                    if container.last.is_none() || container.sampled_at.elapsed() >= min_gap {
+                        match container.sampler.sample() {
+                            Ok(interval) => {
+                                container.last = Some(interval.to_statistics());
+                                container.sampled_at = Instant::now();
+                            }
+                            Err(e) => {
+                                if !e.is_vanished() {
+                                    log::warn!(
+                                        target: "serenity",
+                                        "perf counters of container {id} stopped: {e}"
+                                    );
+                                }
+                                self.containers.remove(&id);
+                                continue;
+                            }
+                        }
+                    }
+                    container.last.clone()
+                }
+                None => {
+                    self.open(&root, &id);
+                    None
+                }
+            };
+            if let Some(perf) = perf {
+                executor
+                    .statistics
+                    .get_or_insert_with(Default::default)
+                    .perf = Some(perf);
+            }
+        }
+        self.containers.retain(|id, _| wanted.contains(id));
+    }
+
+    fn open(&mut self, root: &Path, id: &str) {
+        let dir = root.join(&self.settings.prefix).join(id);
+        if !dir.is_dir() {
+            self.once(
+                log::Level::Info,
+                format!(
+                    "container {id} has no perf_event group at {}: no perf statistics for it",
+                    dir.display()
+                ),
+            );
+            return;
+        }
+        match PerfSampler::open(&dir) {
+            Ok(sampler) => {
+                self.containers.insert(
+                    id.to_owned(),
+                    Container {
+                        sampler,
+                        last: None,
+                        sampled_at: Instant::now(),
+                    },
+                );
+            }
+            Err(e) if e.is_vanished() => {}
+            Err(e) => self.once(
+                log::Level::Warn,
+                format!("cannot open perf counters for container {id}: {e}"),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod send_tests {
+    #[test]
+    fn usage_enricher_can_move_between_threads() {
+        fn is_send<T: Send>() {}
+        is_send::<super::UsageEnricher>();
+    }
+}
