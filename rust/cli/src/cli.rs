@@ -85,6 +85,15 @@ slack reclaimed versus the true idle capacity (docs/benchmarks.md).")]
 
 Without --pipeline, a small built-in estimator and QoS pipeline are used.")]
     Bench(BenchArgs),
+    /// Run the standalone node agent on this Linux host (docs/agent.md).
+    #[cfg(target_os = "linux")]
+    #[command(after_help = "Examples:
+  serenity agent --config agent.toml --once                 # check the configuration and permissions
+  sudo serenity agent --config /etc/serenity/agent.toml     # dry run: corrections are only logged
+  sudo serenity agent --config /etc/serenity/agent.toml --enforce
+
+SIGINT or SIGTERM stops it and restores what it changed.")]
+    Agent(serenity_agent::AgentArgs),
 }
 
 /// Output formats of `replay`.

@@ -5,7 +5,8 @@
 //! (with [`output`] for its table and JSON Lines, and [`plot`] for its
 //! picture), [`record`] polls a live Mesos agent, [`simulate`] writes
 //! synthetic labelled traces that [`score`] grades a replay against, and
-//! [`bench`] measures the per-tick cost.
+//! [`bench`] measures the per-tick cost. `serenity agent` is the node agent
+//! of the `serenity-agent` crate (Linux only).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -15,6 +15,11 @@ fn main() -> ExitCode {
         Command::Simulate(a) => simulate::run(&a),
         Command::Score(a) => score::run(&a),
         Command::Bench(a) => bench::run(&a),
+        #[cfg(target_os = "linux")]
+        Command::Agent(a) => {
+            let shutdown = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            serenity_agent::run(a, shutdown).map(|()| ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,
