@@ -1,0 +1,252 @@
+//! Command-line definitions (clap derive). Every subcommand carries an
+//! example in its `--help`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Serenity in Rust: check, replay, record, simulate, score and bench the
+/// pipelines of the Mesos oversubscription modules.
+#[derive(Debug, Parser)]
+#[command(
+    name = "serenity",
+    version,
+    about,
+    propagate_version = true,
+    term_width = 0
+)]
+#[command(after_help = "Examples:
+  serenity check pipelines/*.toml
+  serenity replay --pipeline pipelines/estimator.toml --pipeline pipelines/qos.toml tests/data/demo-trace.jsonl --plot demo.svg
+  serenity simulate --scenario tests/scenarios/ipc-step-drop.toml --out /tmp/trace.jsonl")]
+pub struct Cli {
+    /// More log output on stderr (-v: info, -vv: debug, -vvv: trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate pipeline TOML files and print every problem.
+    #[command(after_help = "Example:
+  serenity check pipelines/estimator.toml pipelines/qos.toml
+
+Prints `ok: FILE (kind, N stages)` for each valid file and one line per
+problem (file:line:column: stage: key = value: message) otherwise.
+Exits 1 if any file has a problem.")]
+    Check(CheckArgs),
+    /// Run pipelines over a recorded or simulated usage trace.
+    #[command(after_help = "Examples:
+  serenity replay --pipeline pipelines/estimator.toml tests/data/demo-trace.jsonl
+  serenity replay --pipeline pipelines/estimator.toml --pipeline pipelines/qos.toml \\
+      --set slack.fraction=0.7 --output jsonl tests/data/demo-trace.jsonl > result.jsonl
+  serenity replay -p pipelines/estimator.toml -p pipelines/qos.toml --set estimator:slack.fraction=0.5 \\
+      tests/data/demo-trace.jsonl --plot out.png
+
+The trace may be an original fixture file ({\"resource_usage\": [...]}), one
+ResourceUsage object, or JSON Lines of ResourceUsage (what `serenity record`
+and `serenity simulate` write). See docs/replay.md for the JSON Lines output.")]
+    Replay(ReplayArgs),
+    /// Poll a Mesos agent's HTTP endpoints and write a replayable trace.
+    #[command(after_help = "Example:
+  serenity record --agent http://10.0.0.5:5051 --interval 1s --duration 10m --out agent.jsonl
+
+Polls /monitor/statistics and /state, merges them into one ResourceUsage
+record per poll (JSON Lines) and flushes after each record. Ctrl-C stops
+cleanly. Failed polls are logged and retried with exponential backoff
+(capped at 8 × the interval).")]
+    Record(RecordArgs),
+    /// Generate a synthetic, labelled usage trace from a scenario file.
+    #[command(after_help = "Example:
+  serenity simulate --scenario tests/scenarios/ipc-step-drop.toml --out /tmp/ipc-step.jsonl
+
+Each record is a ResourceUsage (JSON Lines) plus a `truth` key with the
+ground truth (interference, onset, idle cpus, aggressors); replay ignores it.")]
+    Simulate(SimulateArgs),
+    /// Score a replay result against a simulated trace's ground truth.
+    #[command(after_help = "Example:
+  serenity simulate --scenario tests/scenarios/ipc-step-drop.toml --out t.jsonl
+  serenity replay --pipeline pipelines/qos.toml --output jsonl t.jsonl > r.jsonl
+  serenity score t.jsonl r.jsonl
+
+Reports detection delay, false kills per 10 000 ticks, missed events and
+slack reclaimed versus the true idle capacity (docs/benchmarks.md).")]
+    Score(ScoreArgs),
+    /// Measure the per-tick cost of decoding and running pipelines.
+    #[command(after_help = "Examples:
+  serenity bench --executors 100 --ticks 2000
+  serenity bench --executors 1000 --ticks 500 --pipeline pipelines/estimator.toml --output json
+
+Without --pipeline, a small built-in estimator and QoS pipeline are used.")]
+    Bench(BenchArgs),
+    /// Run the standalone node agent on this Linux host (docs/agent.md).
+    #[cfg(target_os = "linux")]
+    #[command(after_help = "Examples:
+  serenity agent --config agent.toml --once                 # check the configuration and permissions
+  sudo serenity agent --config /etc/serenity/agent.toml     # dry run: corrections are only logged
+  sudo serenity agent --config /etc/serenity/agent.toml --enforce
+
+SIGINT or SIGTERM stops it and restores what it changed.")]
+    Agent(serenity_agent::AgentArgs),
+}
+
+/// Output formats of `replay`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReplayFormat {
+    /// A readable table, one row per tick.
+    Table,
+    /// One JSON object per tick and pipeline (docs/replay.md).
+    Jsonl,
+}
+
+/// Output formats of `score` and `bench`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// A readable table.
+    Table,
+    /// One JSON document.
+    Json,
+    /// Markdown table rows (for docs/benchmarks.md).
+    Markdown,
+}
+
+/// `serenity check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Pipeline files to validate.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Overrides applied while checking (`stage.key=value` or `key=value`).
+    #[arg(long = "set", value_name = "STAGE.KEY=VALUE")]
+    pub sets: Vec<String>,
+}
+
+/// `serenity replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// A pipeline file (repeat for several; an estimator and a QoS pipeline
+    /// are linked: the QoS pipeline can close the estimator's valve).
+    #[arg(long = "pipeline", short = 'p', required = true, value_name = "FILE")]
+    pub pipelines: Vec<PathBuf>,
+    /// Override a parameter: `stage.key=value` for every pipeline that has the
+    /// stage, `key=value` for every pipeline, or `PIPELINE:stage.key=value` for
+    /// the pipeline whose file stem is PIPELINE.
+    #[arg(long = "set", value_name = "[PIPELINE:]STAGE.KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = ReplayFormat::Table)]
+    pub output: ReplayFormat,
+    /// Draw signals, slack, contentions and kills to this file (.svg or .png).
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// The trace to replay.
+    #[arg(value_name = "TRACE")]
+    pub trace: PathBuf,
+}
+
+/// `serenity record`.
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// The agent's base URL, e.g. http://127.0.0.1:5051.
+    #[arg(long, value_name = "URL")]
+    pub agent: String,
+    /// Time between polls (e.g. 500ms, 1s, 2m).
+    #[arg(long, default_value = "1s", value_parser = crate::duration::parse)]
+    pub interval: std::time::Duration,
+    /// Stop after this long (e.g. 30s, 10m, 1h); default: until Ctrl-C.
+    #[arg(long, value_parser = crate::duration::parse)]
+    pub duration: Option<std::time::Duration>,
+    /// HTTP timeout per request (default: the interval, at least 1s).
+    #[arg(long, value_parser = crate::duration::parse)]
+    pub timeout: Option<std::time::Duration>,
+    /// The trace file to write (JSON Lines; truncated first).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// `serenity simulate`.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// The scenario file (TOML; see tests/scenarios/).
+    #[arg(long, value_name = "FILE")]
+    pub scenario: PathBuf,
+    /// The trace file to write (JSON Lines).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+/// Which pipelines' rows `serenity score --output markdown` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScoreKind {
+    /// QoS pipelines (detections and kills).
+    Qos,
+    /// Estimators (slack against idle capacity).
+    Estimator,
+}
+
+impl ScoreKind {
+    /// The word used in scores.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScoreKind::Qos => "qos",
+            ScoreKind::Estimator => "estimator",
+        }
+    }
+}
+
+/// `serenity score`.
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// The simulated trace (with `truth`).
+    #[arg(value_name = "TRACE")]
+    pub trace: PathBuf,
+    /// The replay output (`serenity replay --output jsonl`).
+    #[arg(value_name = "RESULT.jsonl")]
+    pub result: PathBuf,
+    /// Ticks after an event's scripted end during which its detection still
+    /// counts (smoothing delays every detector a little).
+    #[arg(long, default_value_t = 10)]
+    pub grace_ticks: usize,
+    /// A label for the first column (e.g. the scenario's name).
+    #[arg(long)]
+    pub label: Option<String>,
+    /// With --output markdown: also print the table header (of --kind;
+    /// default the QoS layout).
+    #[arg(long)]
+    pub header: bool,
+    /// With --output markdown: only rows of this kind of pipeline.
+    #[arg(long, value_enum)]
+    pub kind: Option<ScoreKind>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub output: ReportFormat,
+}
+
+/// `serenity bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Executors per snapshot.
+    #[arg(long, default_value_t = 100)]
+    pub executors: usize,
+    /// Ticks to run.
+    #[arg(long, default_value_t = 1000)]
+    pub ticks: usize,
+    /// Pipelines to run (default: a built-in estimator and QoS pipeline).
+    #[arg(long = "pipeline", short = 'p', value_name = "FILE")]
+    pub pipelines: Vec<PathBuf>,
+    /// Share of executors that are best-effort (revocable).
+    #[arg(long, default_value_t = 0.3)]
+    pub best_effort_share: f64,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub output: ReportFormat,
+}

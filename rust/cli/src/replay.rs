@@ -1,0 +1,401 @@
+//! `serenity replay`: run pipelines over a trace, tick by tick, exactly as
+//! the modules would run them on the agent.
+//!
+//! - Each trace record is one tick (ticks are numbered from 0 in trace order).
+//! - When an estimator and a QoS pipeline are given they are linked as in
+//!   the shared library: one `ValveControl` is the estimator's valve and the
+//!   QoS pipeline's `estimator_valve`, and QoS pipelines run first on each
+//!   tick so that a valve they close applies to the estimate of that tick.
+//! - A replay cannot kill anything: a killed executor stays in the trace.
+
+use crate::cli::{ReplayArgs, ReplayFormat};
+use crate::output::{Summary, Table, TickLine};
+use crate::plot::{PlotFormat, PlotRecorder};
+use crate::Problems;
+use anyhow::Context;
+use serenity_core::model::proto::ResourceUsage;
+use serenity_core::signal::SignalNames;
+use serenity_core::{
+    build_pipeline, load_trace, BuildOptions, Pipeline, PipelineKind, Snapshot, ValveControl,
+};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// The file stem of a pipeline file: the pipeline's name in every output.
+pub fn stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+/// What the replay knows of a pipeline file before building it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FileOutline {
+    /// The pipeline's name (file stem).
+    pub name: String,
+    /// Each stage's `name`, or its `type` when unnamed, in order.
+    pub stages: Vec<String>,
+}
+
+impl FileOutline {
+    fn has_stage(&self, selector: &str) -> bool {
+        match selector.parse::<usize>() {
+            Ok(i) => i >= 1 && i <= self.stages.len(),
+            Err(_) => self.stages.iter().any(|s| s == selector),
+        }
+    }
+}
+
+/// The overrides that apply to pipeline `me` among `all`:
+/// - `PIPELINE:...` goes to the pipeline whose name is PIPELINE only;
+/// - `stage.key=value` goes to every pipeline that has that stage (name,
+///   type or 1-based index), or to all of them when none has it (so that
+///   the builder reports the unknown stage);
+/// - a top-level `key=value` goes to every pipeline.
+pub fn overrides_for(me: usize, all: &[FileOutline], sets: &[String]) -> Vec<String> {
+    sets.iter()
+        .filter_map(|s| {
+            if let Some((prefix, rest)) = s.split_once(':') {
+                if all.iter().any(|o| o.name == prefix) {
+                    return (all[me].name == prefix).then(|| rest.to_owned());
+                }
+            }
+            let lhs = s.split_once('=').map_or(s.as_str(), |(l, _)| l).trim();
+            let Some((stage, _)) = lhs.rsplit_once('.') else {
+                return Some(s.clone());
+            };
+            let stage = stage.trim();
+            let anyone = all.iter().any(|o| o.has_stage(stage));
+            (!anyone || all[me].has_stage(stage)).then(|| s.clone())
+        })
+        .collect()
+}
+
+fn outline(name: String, text: &str) -> FileOutline {
+    let stages = toml::from_str::<toml::Table>(text)
+        .ok()
+        .and_then(|t| t.get("stage")?.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .map(|st| {
+            st.get("name")
+                .or_else(|| st.get("type"))
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    FileOutline { name, stages }
+}
+
+fn declared_kind(text: &str) -> Option<PipelineKind> {
+    let table: toml::Table = toml::from_str(text).ok()?;
+    match table.get("kind")?.as_str()? {
+        "estimator" => Some(PipelineKind::Estimator),
+        "qos" => Some(PipelineKind::Qos),
+        _ => None,
+    }
+}
+
+/// Builds the pipelines of `files` (in order) with their overrides, linking
+/// the first estimator's valve to every QoS pipeline. Every problem of every
+/// file is collected.
+pub fn build_pipelines(files: &[PathBuf], sets: &[String]) -> Result<Vec<Pipeline>, Problems> {
+    let names: Vec<String> = files.iter().map(|f| stem(f)).collect();
+    let mut problems = Vec::new();
+    let mut texts = Vec::new();
+    for f in files {
+        match std::fs::read_to_string(f) {
+            Ok(t) => texts.push(t),
+            Err(e) => {
+                problems.push(format!("{}: cannot read: {e}", f.display()));
+                texts.push(String::new());
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Problems(problems));
+    }
+    for (i, n) in names.iter().enumerate() {
+        if names[..i].contains(n) {
+            problems.push(format!(
+                "two pipelines are named `{n}` (file stem); outputs would be ambiguous: rename one file"
+            ));
+        }
+    }
+    let kinds: Vec<Option<PipelineKind>> = texts.iter().map(|t| declared_kind(t)).collect();
+    let outlines: Vec<FileOutline> = names
+        .iter()
+        .zip(&texts)
+        .map(|(n, t)| outline(n.clone(), t))
+        .collect();
+    let estimators = kinds
+        .iter()
+        .filter(|k| **k == Some(PipelineKind::Estimator))
+        .count();
+    let has_qos = kinds.contains(&Some(PipelineKind::Qos));
+    let link = (estimators >= 1 && has_qos).then(|| Arc::new(ValveControl::default()));
+    if estimators > 1 && has_qos {
+        log::warn!(
+            "several estimators were given; only the first is linked to the QoS pipeline(s)"
+        );
+    }
+    let mut first_estimator = true;
+    let mut out = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        let mut options = BuildOptions::default();
+        if let Some(valve) = &link {
+            match kinds[i] {
+                Some(PipelineKind::Estimator) if first_estimator => {
+                    first_estimator = false;
+                    options.valve = Some(valve.clone());
+                }
+                Some(PipelineKind::Qos) => options.estimator_valve = Some(valve.clone()),
+                _ => {}
+            }
+        }
+        let overrides = overrides_for(i, &outlines, sets);
+        match build_pipeline(&f.display().to_string(), &texts[i], &overrides, options) {
+            Ok(p) => out.push(p),
+            Err(e) => problems.extend(e.0.iter().map(|e| e.to_string())),
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(Problems(problems))
+    }
+}
+
+/// Loads a trace file, naming the file and the first bad record on failure.
+pub fn read_trace(path: &Path) -> anyhow::Result<(String, Vec<ResourceUsage>)> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read trace {}", path.display()))?;
+    let (_, usages) =
+        load_trace(&text).map_err(|e| anyhow::anyhow!("trace {}: {e}", path.display()))?;
+    Ok((text, usages))
+}
+
+/// Runs every pipeline over every record, QoS pipelines first on each tick,
+/// and hands each tick's lines (in `pipelines` order) to `sink`.
+pub fn run_ticks(
+    pipelines: &mut [Pipeline],
+    usages: Vec<ResourceUsage>,
+    mut sink: impl FnMut(u64, &Snapshot, &[Pipeline], Vec<TickLine>),
+) {
+    let mut order: Vec<usize> = (0..pipelines.len()).collect();
+    order.sort_by_key(|&i| match pipelines[i].kind() {
+        PipelineKind::Qos => 0,
+        PipelineKind::Estimator => 1,
+    });
+    // Names and signal tables are fixed once built; copy them so that the
+    // lines can be built while each tick's outcome borrows its pipeline.
+    let meta: Vec<(String, SignalNames)> = pipelines
+        .iter()
+        .map(|p| (p.name().to_owned(), p.signals().clone()))
+        .collect();
+    for (tick, usage) in usages.into_iter().enumerate() {
+        let tick = tick as u64;
+        let snapshot = Snapshot::new(usage);
+        let mut lines: Vec<Option<TickLine>> = vec![None; pipelines.len()];
+        for &i in &order {
+            let outcome = pipelines[i].tick(&snapshot);
+            let (name, signals) = &meta[i];
+            lines[i] = Some(TickLine::new(tick, &snapshot, name, signals, &outcome));
+        }
+        sink(
+            tick,
+            &snapshot,
+            pipelines,
+            lines.into_iter().flatten().collect(),
+        );
+    }
+}
+
+/// Runs `serenity replay`.
+pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
+    let plot_format = match &args.plot {
+        Some(p) => Some(PlotFormat::from_path(p)?),
+        None => None,
+    };
+    let mut pipelines = build_pipelines(&args.pipelines, &args.sets)?;
+    let (text, usages) = read_trace(&args.trace)?;
+    let truth = crate::truth::load_truth(&text).unwrap_or_else(|e| {
+        log::warn!("ignoring the trace's ground truth: {e}");
+        Vec::new()
+    });
+    drop(text);
+    let n = usages.len() as u64;
+    let progress = progress_bar(n);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let names: Vec<String> = pipelines.iter().map(|p| p.name().to_owned()).collect();
+    let mut summaries: Vec<Summary> = names
+        .iter()
+        .map(|n| Summary {
+            pipeline: n.clone(),
+            ..Default::default()
+        })
+        .collect();
+    let mut header = vec!["tick".to_string(), "time (s)".to_string()];
+    header.extend(names.iter().cloned());
+    let mut table = Table::new(header);
+    let mut t0: Option<f64> = None;
+    let mut recorder = args.plot.as_ref().map(|_| PlotRecorder::default());
+    let mut write_error: Option<std::io::Error> = None;
+    run_ticks(
+        &mut pipelines,
+        usages,
+        |tick, snapshot, pipelines, lines| {
+            progress.inc(1);
+            if let Some(r) = recorder.as_mut() {
+                r.record(tick, snapshot, pipelines, &lines);
+            }
+            for (s, l) in summaries.iter_mut().zip(&lines) {
+                s.add(l);
+            }
+            match args.output {
+                ReplayFormat::Jsonl => {
+                    for l in &lines {
+                        if write_error.is_some() {
+                            break;
+                        }
+                        let res = serde_json::to_writer(&mut out, l)
+                            .map_err(std::io::Error::other)
+                            .and_then(|_| out.write_all(b"\n"));
+                        if let Err(e) = res {
+                            write_error = Some(e);
+                        }
+                    }
+                }
+                ReplayFormat::Table => {
+                    if t0.is_none() {
+                        t0 = snapshot.timestamp;
+                    }
+                    let time = match (snapshot.timestamp, t0) {
+                        (Some(t), Some(t0)) => format!("{:.1}", t - t0),
+                        _ => "-".into(),
+                    };
+                    let mut row = vec![tick.to_string(), time];
+                    row.extend(lines.iter().map(TickLine::cell));
+                    table.push(row);
+                }
+            }
+        },
+    );
+    progress.finish_and_clear();
+    if let Some(e) = write_error {
+        // A closed pipe (e.g. `| head`) is not worth a complaint.
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(e).context("cannot write the replay output");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.output == ReplayFormat::Table {
+        let _ = out.write_all(table.render().as_bytes());
+        let _ = writeln!(out);
+        for s in &summaries {
+            let _ = writeln!(out, "{}", s.line());
+        }
+    }
+    if let Err(e) = out.flush() {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(e).context("cannot write the replay output");
+        }
+    }
+    if let (Some(path), Some(format), Some(recorder)) = (&args.plot, plot_format, recorder) {
+        let trace_name = args
+            .trace
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let data = recorder.finish(&trace_name, &names, &truth);
+        crate::plot::write(&data, path, format)?;
+        log::info!("wrote the plot to {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A progress bar on stderr for traces of 1000 records or more, hidden when
+/// stderr is not a terminal.
+fn progress_bar(n: u64) -> indicatif::ProgressBar {
+    if n < 1000 || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(n);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} replay {bar:40} {pos}/{len} ticks (eta {eta})",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outlines() -> Vec<FileOutline> {
+        vec![
+            outline(
+                "estimator".into(),
+                "kind = \"estimator\"\n[[stage]]\ntype = \"valve\"\n[[stage]]\ntype = \"slack\"\n",
+            ),
+            outline(
+                "qos".into(),
+                "kind = \"qos\"\n[[stage]]\ntype = \"ema\"\nname = \"ipc_ema\"\n",
+            ),
+        ]
+    }
+
+    #[test]
+    fn prefixed_overrides_go_to_their_pipeline_only() {
+        let o = outlines();
+        let sets = vec![
+            "qos:ipc_ema.alpha=0.5".to_string(),
+            "estimator:valve.open=false".to_string(),
+        ];
+        assert_eq!(
+            overrides_for(1, &o, &sets),
+            vec!["ipc_ema.alpha=0.5".to_string()]
+        );
+        assert_eq!(
+            overrides_for(0, &o, &sets),
+            vec!["valve.open=false".to_string()]
+        );
+    }
+
+    #[test]
+    fn unprefixed_stage_overrides_go_to_the_pipelines_that_have_the_stage() {
+        let o = outlines();
+        let sets = vec![
+            "slack.fraction=0.7".to_string(),
+            "ipc_ema.alpha=0.3".to_string(),
+            "2.epsilon_cpus=0".to_string(),
+            "interval_secs=5".to_string(),
+            "nowhere.x=1".to_string(),
+        ];
+        assert_eq!(
+            overrides_for(0, &o, &sets),
+            vec![
+                "slack.fraction=0.7",
+                "2.epsilon_cpus=0",
+                "interval_secs=5",
+                "nowhere.x=1"
+            ]
+        );
+        assert_eq!(
+            overrides_for(1, &o, &sets),
+            vec!["ipc_ema.alpha=0.3", "interval_secs=5", "nowhere.x=1"]
+        );
+    }
+
+    #[test]
+    fn kind_is_read_before_building() {
+        assert_eq!(declared_kind("kind = \"qos\"\n"), Some(PipelineKind::Qos));
+        assert_eq!(declared_kind("kind = 3"), None);
+        assert_eq!(declared_kind("not toml ["), None);
+    }
+}
