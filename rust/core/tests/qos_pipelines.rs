@@ -184,13 +184,15 @@ fn a_twenty_percent_ipc_drop_is_invisible_to_the_original_and_caught_by_cusum_at
 }
 
 #[test]
-fn cusum_catches_a_two_sigma_ipc_drop_on_the_next_tick() {
-    // ×0.95: 0.06 below the baseline, about 2σ of the uniform noise.
+fn cusum_catches_a_two_sigma_ipc_drop_within_its_budgeted_delay() {
+    // ×0.95: 0.06 below the baseline, about 2σ of the uniform noise. With
+    // h = 9.5 (one false alarm per executor-day) the expected delay at 2σ is
+    // about 7 samples (spec/anchors.md §5); measured here: 4 ticks.
     let r = interference_node(true, 0.95).run(&mut shipped(CUSUM), 120);
-    assert_eq!(kills(&r), vec![(61, ids(&["thrasher"]))]);
-    // ×0.93 and ×0.9 likewise within two ticks.
+    assert_eq!(kills(&r), vec![(64, ids(&["thrasher"]))]);
+    // A larger drop (×0.9, ≈ 4σ) within two ticks of its onset (tick 60).
     let r = interference_node(true, 0.9).run(&mut shipped(CUSUM), 120);
-    assert_eq!(kills(&r), vec![(60, ids(&["thrasher"]))]);
+    assert_eq!(kills(&r), vec![(62, ids(&["thrasher"]))]);
 }
 
 #[test]
@@ -205,17 +207,15 @@ fn without_perf_counters_no_ipc_detector_ever_fires() {
 #[test]
 fn quiet_production_work_is_left_alone() {
     // 5000 ticks of noise and no thrasher. The original's 30 % vote never
-    // fires on ±4 % noise; CUSUM's budget at h = 5 is one false alarm per
-    // ~930 samples (known baseline), i.e. at most about 5 here.
+    // fires on ±4 % noise; CUSUM's budget at h = 9.5 is about one false alarm
+    // per executor-day at 1 Hz (ARL0 ≈ 86 000 samples), so none is expected
+    // in 5000 ticks (with h = 5 this seed gave one, at tick 2047).
     let mut node = interference_node(true, 0.5);
     node.workloads[2].from = u64::MAX;
     let r = node.clone().run(&mut shipped(QOS), 5000);
     assert!(kills(&r).is_empty());
     let r = node.run(&mut shipped(CUSUM), 5000);
-    let k = kills(&r);
-    assert!(k.len() <= 5, "{k:?}");
-    // Measured on this seed: one false kill, at tick 2047.
-    assert_eq!(k, vec![(2047, ids(&["batch"]))]);
+    assert_eq!(kills(&r), vec![]);
 }
 
 #[test]
