@@ -41,8 +41,11 @@ pub fn cgroup_mounts() -> Result<Vec<CgroupMount>, ProbeError> {
 /// 2. `root` itself is a cgroup2 mount (a pure v2 host): `root`, unchanged,
 ///    because perf_event is implicitly enabled in every v2 group (mounting it
 ///    on v1 would take it away from v2);
-/// 3. otherwise (a v1 or hybrid host): mounts `cgroup -o perf_event` at
-///    `<root>/perf_event` (creating the directory) and returns that.
+/// 3. otherwise, when `root` is a cgroup root (hierarchies are mounted
+///    directly under it, as `/sys/fs/cgroup` on a v1 or hybrid host): mounts
+///    `cgroup -o perf_event` at `<root>/perf_event` (creating that one
+///    directory) and returns it;
+/// 4. any other `root` is an error, and nothing is created or mounted.
 ///
 /// A freshly mounted v1 hierarchy has every process in its root group: the
 /// container groups must be created in it and the containers' processes
@@ -56,11 +59,33 @@ pub fn ensure_perf_event_hierarchy(root: &Path) -> Result<PathBuf, ProbeError> {
     if mounts.iter().any(|m| m.unified && m.mount_point == root) {
         return Ok(root.to_path_buf());
     }
+    // Only a real cgroup root (one with hierarchies mounted directly under
+    // it, like /sys/fs/cgroup) gets a perf_event directory and mount: a
+    // mistyped root must not create directories or mounts anywhere.
+    let is_cgroup_root = mounts
+        .iter()
+        .any(|m| m.mount_point.parent() == Some(root) || m.mount_point == root);
     let target = root.join("perf_event");
-    fs::create_dir_all(&target).map_err(|e| ProbeError::Mount {
-        path: target.clone(),
-        source: e,
-    })?;
+    if !is_cgroup_root {
+        return Err(ProbeError::Mount {
+            path: target,
+            source: io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "{} is not a cgroup root (no cgroup hierarchy is mounted there or directly under it); not mounting perf_event",
+                    root.display()
+                ),
+            ),
+        });
+    }
+    if let Err(e) = fs::create_dir(&target) {
+        if e.kind() != io::ErrorKind::AlreadyExists {
+            return Err(ProbeError::Mount {
+                path: target,
+                source: e,
+            });
+        }
+    }
     match mount_cgroup_v1(&target, "perf_event") {
         Ok(()) => Ok(target),
         // Someone else mounted it in the meantime.
@@ -233,5 +258,28 @@ mod tests {
         // Every Linux process can read its own mountinfo; a host without
         // cgroups simply yields an empty list.
         assert!(cgroup_mounts().is_ok());
+    }
+}
+
+#[cfg(test)]
+mod refusal_tests {
+    use super::*;
+
+    #[test]
+    fn a_root_that_is_not_a_cgroup_root_gets_no_directory_and_no_mount() {
+        let bogus = std::env::temp_dir().join(format!(
+            "serenity-not-a-cgroup-root-{}/cgroup",
+            std::process::id()
+        ));
+        let before = cgroup_mounts().map(|m| m.len()).unwrap_or(0);
+        let answer = ensure_perf_event_hierarchy(&bogus);
+        // With perf_event already mounted elsewhere the existing mount is
+        // the answer; otherwise the bogus root is refused. Either way
+        // nothing is created under it and no mount is added.
+        if let Ok(path) = &answer {
+            assert!(!path.starts_with(&bogus), "{path:?}");
+        }
+        assert!(!bogus.exists(), "{bogus:?} was created");
+        assert_eq!(cgroup_mounts().map(|m| m.len()).unwrap_or(0), before);
     }
 }
