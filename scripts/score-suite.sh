@@ -10,8 +10,10 @@
 #     pipelines/estimator.toml,pipelines/qos.toml
 #     pipelines/estimator.toml,pipelines/qos-cusum.toml
 #     pipelines/qos-load-baseline.toml
+#     pipelines/estimator-reclaim.toml,pipelines/qos-cusum.toml
 #     pipelines/estimator.toml
 #     pipelines/estimator-conservative.toml
+#     pipelines/estimator-reclaim.toml
 #   A run whose files are missing, or do not build with this binary (e.g. a
 #   stage type not merged yet), is skipped and listed under the table.
 # Env: SERENITY=path/to/serenity (default: builds target/release/serenity).
@@ -30,8 +32,10 @@ else
     "pipelines/estimator.toml,pipelines/qos.toml"
     "pipelines/estimator.toml,pipelines/qos-cusum.toml"
     "pipelines/qos-load-baseline.toml"
+    "pipelines/estimator-reclaim.toml,pipelines/qos-cusum.toml"
     "pipelines/estimator.toml"
     "pipelines/estimator-conservative.toml"
+    "pipelines/estimator-reclaim.toml"
   )
 fi
 

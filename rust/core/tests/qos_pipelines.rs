@@ -178,8 +178,33 @@ fn a_twenty_percent_ipc_drop_is_invisible_to_the_original_and_caught_by_cusum_at
     // 0.24 below a 0.029-σ baseline: |z| ≈ 10 > h + k on the first sample.
     assert_eq!(kills(&r), vec![(60, ids(&["thrasher"]))]);
     assert_eq!(contention_ticks(&r, "ipc_drop"), vec![60]);
+    // The victim is chosen by cache pressure: the thrasher's 5e7 misses/s
+    // are above the best-effort mean, batch's 1e6 are not.
     let why = &r[59].reasons[0];
-    assert!(why.contains("one victim (the contention is not measured in cpus) for ipc_drop on ipc (production executor web"), "{why}");
+    assert!(
+        why.starts_with("ipc_cache_victims: for ipc_drop on ipc (production executor web"),
+        "{why}"
+    );
+    assert!(
+        why.contains("thrasher (framework fw)")
+            && why.contains("is an aggressor with cache_misses_per_sec 50000000"),
+        "{why}"
+    );
+}
+
+#[test]
+fn without_cache_data_an_ipc_drop_falls_back_to_the_top_ranked_victim() {
+    // The same drop, but no best-effort executor reports cache misses: the
+    // cache stage finds no evidence and leaves the contention pending, and
+    // ranked_victims takes it: one victim, the youngest (the thrasher).
+    let mut node = interference_node(true, 0.8);
+    for w in node.workloads.iter_mut().skip(1) {
+        w.cache_misses_per_sec = None;
+    }
+    let r = node.run(&mut shipped(CUSUM), 120);
+    assert_eq!(kills(&r), vec![(60, ids(&["thrasher"]))]);
+    let why = &r[59].reasons[0];
+    assert!(why.contains("ipc_victims: one victim (the contention is not measured in cpus) for ipc_drop on ipc (production executor web"), "{why}");
     assert!(why.contains("rank 1 of 2 (by age, 0 s)"), "{why}");
 }
 
@@ -373,6 +398,7 @@ fn the_shipped_qos_pipelines_run_the_documented_stages() {
             "ranked_victims",
             "too_low_usage",
             "cusum",
+            "cache_occupancy",
             "ranked_victims",
             "pause_estimator",
             "cooldown",
