@@ -462,6 +462,47 @@ fn style_legend(derived: &[&DerivedSeries]) -> Vec<LegendEntry> {
     out
 }
 
+/// A panel of one per-executor signal: each executor's raw samples as thin
+/// lines (fainter when smoothed versions exist) and the pipelines' derived
+/// versions of it as thick lines in the executor's colour; best-effort
+/// executors dashed.
+fn signal_panel<'a>(
+    data: &'a PlotData,
+    raw: impl Fn(&'a ExecutorSeries) -> &'a [Option<f64>],
+    derived: Vec<&'a DerivedSeries>,
+    title: &str,
+    unit: &str,
+) -> Panel<'a> {
+    let color = |i: usize| PALETTE[i % PALETTE.len()];
+    let mut lines: Vec<Line<'a>> = data
+        .executors
+        .iter()
+        .enumerate()
+        .map(|(i, e)| Line {
+            values: raw(e),
+            color: color(i),
+            width: 1.2,
+            opacity: if derived.is_empty() { 0.9 } else { 0.45 },
+            dashed: e.revocable,
+        })
+        .collect();
+    lines.extend(derived.iter().map(|d| Line {
+        values: &d.values,
+        color: color(d.executor),
+        width: 2.6,
+        opacity: 0.95,
+        dashed: data.executors[d.executor].revocable,
+    }));
+    let mut legend = executor_legend(&data.executors);
+    legend.extend(style_legend(&derived));
+    Panel {
+        title: title.into(),
+        unit: unit.into(),
+        lines,
+        legend,
+    }
+}
+
 /// Renders the picture as an SVG document.
 pub fn render_svg(data: &PlotData) -> String {
     let color = |i: usize| PALETTE[i % PALETTE.len()];
@@ -473,34 +514,13 @@ pub fn render_svg(data: &PlotData) -> String {
     let mut panels: Vec<Panel<'_>> = Vec::new();
 
     // CPU usage.
-    let cpu_derived = derived_in(&|s| is_cpu(s));
-    let mut lines = Vec::new();
-    for (i, e) in data.executors.iter().enumerate() {
-        lines.push(Line {
-            values: &e.cpu,
-            color: color(i),
-            width: 1.2,
-            opacity: if cpu_derived.is_empty() { 0.9 } else { 0.45 },
-            dashed: e.revocable,
-        });
-    }
-    for d in &cpu_derived {
-        lines.push(Line {
-            values: &d.values,
-            color: color(d.executor),
-            width: 2.6,
-            opacity: 0.95,
-            dashed: data.executors[d.executor].revocable,
-        });
-    }
-    let mut legend = executor_legend(&data.executors);
-    legend.extend(style_legend(&cpu_derived));
-    panels.push(Panel {
-        title: "CPU usage per executor".into(),
-        unit: "CPUs".into(),
-        lines,
-        legend,
-    });
+    panels.push(signal_panel(
+        data,
+        |e| &e.cpu,
+        derived_in(&|s| is_cpu(s)),
+        "CPU usage per executor",
+        "CPUs",
+    ));
 
     // IPC.
     let has_ipc = data
@@ -509,33 +529,13 @@ pub fn render_svg(data: &PlotData) -> String {
         .any(|e| e.ipc.iter().any(Option::is_some));
     let ipc_derived = derived_in(&|s| is_ipc(s));
     if has_ipc || !ipc_derived.is_empty() {
-        let mut lines = Vec::new();
-        for (i, e) in data.executors.iter().enumerate() {
-            lines.push(Line {
-                values: &e.ipc,
-                color: color(i),
-                width: 1.2,
-                opacity: if ipc_derived.is_empty() { 0.9 } else { 0.45 },
-                dashed: e.revocable,
-            });
-        }
-        for d in &ipc_derived {
-            lines.push(Line {
-                values: &d.values,
-                color: color(d.executor),
-                width: 2.6,
-                opacity: 0.95,
-                dashed: data.executors[d.executor].revocable,
-            });
-        }
-        let mut legend = executor_legend(&data.executors);
-        legend.extend(style_legend(&ipc_derived));
-        panels.push(Panel {
-            title: "IPC per executor (perf instructions / cycles)".into(),
-            unit: "instructions per cycle".into(),
-            legend,
-            lines,
-        });
+        panels.push(signal_panel(
+            data,
+            |e| &e.ipc,
+            ipc_derived,
+            "IPC per executor (perf instructions / cycles)",
+            "instructions per cycle",
+        ));
     }
 
     // Other derived signals.
