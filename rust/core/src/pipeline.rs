@@ -15,6 +15,7 @@ use crate::signal::SignalNames;
 use crate::stage::Stage;
 use crate::tick::{dedupe_corrections, Contention, Correction, Flow, Slack, Tick, TickState};
 use crate::valve::ValveControl;
+use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -103,8 +104,10 @@ pub struct Pipeline {
     valve: Arc<ValveControl>,
     has_valve: bool,
     probe: Option<crate::config::ProbeSettings>,
-    said: Vec<u64>,
-    said_next: Vec<u64>,
+    /// Hashes of the sentences logged last tick and this tick (a set: a
+    /// snapshot may carry thousands of bad executors).
+    said: HashSet<u64>,
+    said_next: HashSet<u64>,
     last_stop: Option<usize>,
 }
 
@@ -143,8 +146,8 @@ impl Pipeline {
             valve: setup.valve,
             has_valve: setup.has_valve,
             probe: setup.probe,
-            said: Vec::new(),
-            said_next: Vec::new(),
+            said: HashSet::new(),
+            said_next: HashSet::new(),
             last_stop: None,
         }
     }
@@ -213,7 +216,7 @@ impl Pipeline {
     /// Logs `message` at `level` unless the same sentence was said last tick.
     fn say(&mut self, level: log::Level, message: String) {
         let h = hash_of(&message);
-        self.said_next.push(h);
+        self.said_next.insert(h);
         if self.said.contains(&h) {
             log::debug!(target: "serenity", "[{}] (still) {message}", self.name);
         } else {
