@@ -13,49 +13,10 @@ use serenity_ffi::*;
 use std::ffi::{CStr, CString};
 use std::sync::OnceLock;
 
-const ESTIMATOR: &str = r#"
-kind = "estimator"
-[[stage]]
-type = "valve"
-[[stage]]
-type = "ema"
-input = "cpu_usage"
-output = "cpu_ema"
-alpha = 0.5
-[[stage]]
-type = "pr_only"
-[[stage]]
-type = "slack"
-usage = "cpu_ema"
-"#;
+const ESTIMATOR: &str = include_str!("../pipelines/estimator.toml");
 
-/// The QoS pipeline (the same in rust/ffi/tests/corpus.rs): real detectors
-/// and strategies only: node overload on the smoothed usage above a tenth of
-/// the agent's cpus, a CUSUM on IPC (when perf counters are present), the
-/// fewest victims by rank, and a merge.
-const QOS: &str = r#"
-kind = "qos"
-[[stage]]
-type = "valve"
-[[stage]]
-type = "ema"
-input = "cpu_usage"
-output = "cpu_ema"
-alpha = 0.5
-skip_first_sample = false
-[[stage]]
-type = "overload"
-input = "cpu_ema"
-threshold = 0.1
-[[stage]]
-type = "cusum"
-input = "ipc"
-[[stage]]
-type = "ranked_victims"
-usage = "cpu_ema"
-[[stage]]
-type = "merge_corrections"
-"#;
+/// Shared with rust/ffi/tests/corpus.rs, which replays the corpus.
+const QOS: &str = include_str!("../pipelines/qos.toml");
 
 struct Handles {
     est: usize,

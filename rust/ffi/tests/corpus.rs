@@ -16,49 +16,11 @@ use serenity_core::model::{proto, Snapshot};
 use serenity_ffi::*;
 use std::path::PathBuf;
 
-const ESTIMATOR: &str = r#"
-kind = "estimator"
-[[stage]]
-type = "valve"
-[[stage]]
-type = "ema"
-input = "cpu_usage"
-output = "cpu_ema"
-alpha = 0.5
-[[stage]]
-type = "pr_only"
-[[stage]]
-type = "slack"
-usage = "cpu_ema"
-"#;
+/// The fuzz target's pipelines (fuzz/pipelines/), so the replay checks what
+/// the fuzzer ran.
+const ESTIMATOR: &str = include_str!("../../../fuzz/pipelines/estimator.toml");
 
-/// The QoS pipeline of the fuzz target (fuzz/fuzz_targets/update.rs): real
-/// detectors and strategies only: node overload on the smoothed usage above a
-/// tenth of the agent's cpus, a CUSUM on IPC (when perf counters are
-/// present), the fewest victims by rank, and a merge.
-const QOS: &str = r#"
-kind = "qos"
-[[stage]]
-type = "valve"
-[[stage]]
-type = "ema"
-input = "cpu_usage"
-output = "cpu_ema"
-alpha = 0.5
-skip_first_sample = false
-[[stage]]
-type = "overload"
-input = "cpu_ema"
-threshold = 0.1
-[[stage]]
-type = "cusum"
-input = "ipc"
-[[stage]]
-type = "ranked_victims"
-usage = "cpu_ema"
-[[stage]]
-type = "merge_corrections"
-"#;
+const QOS: &str = include_str!("../../../fuzz/pipelines/qos.toml");
 
 fn corpus_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/update")
