@@ -7,13 +7,20 @@
 #   that carries the header directory and Rust's system libraries. Cargo
 #   decides what to rebuild; CMake re-runs it when a Rust source changes.
 #   Variants share cargo's target directory, so AFTER orders them (the copy
-#   must take the artifact of its own build).
+#   must take the artifact of its own build): <target> is built after the
+#   target named by AFTER, which must be defined too.
 
 find_program(CARGO_EXECUTABLE cargo HINTS $ENV{HOME}/.cargo/bin REQUIRED)
 find_package(Threads REQUIRED)
 
 get_filename_component(SERENITY_WORKSPACE_DIR ${CMAKE_CURRENT_LIST_DIR}/.. ABSOLUTE)
-set(SERENITY_CARGO_TARGET_DIR ${SERENITY_WORKSPACE_DIR}/target CACHE PATH
+# cargo's own default, honouring CARGO_TARGET_DIR as cargo does.
+if (DEFINED ENV{CARGO_TARGET_DIR} AND NOT "$ENV{CARGO_TARGET_DIR}" STREQUAL "")
+  set(_default_target_dir $ENV{CARGO_TARGET_DIR})
+else ()
+  set(_default_target_dir ${SERENITY_WORKSPACE_DIR}/target)
+endif ()
+set(SERENITY_CARGO_TARGET_DIR ${_default_target_dir} CACHE PATH
   "cargo's target directory for the Rust static library")
 
 function(serenity_cargo_staticlib target)
@@ -26,13 +33,10 @@ function(serenity_cargo_staticlib target)
 
   file(GLOB_RECURSE rust_sources CONFIGURE_DEPENDS
     ${SERENITY_WORKSPACE_DIR}/rust/core/src/*.rs
+    ${SERENITY_WORKSPACE_DIR}/rust/probe/src/*.rs
     ${SERENITY_WORKSPACE_DIR}/rust/ffi/src/*.rs)
 
   set(output ${CMAKE_BINARY_DIR}/cargo/lib${target}.a)
-  set(after_output)
-  if (ARG_AFTER)
-    set(after_output ${CMAKE_BINARY_DIR}/cargo/lib${ARG_AFTER}.a)
-  endif ()
 
   add_custom_command(
     OUTPUT ${output}
@@ -47,13 +51,16 @@ function(serenity_cargo_staticlib target)
       ${SERENITY_WORKSPACE_DIR}/Cargo.toml
       ${SERENITY_WORKSPACE_DIR}/Cargo.lock
       ${SERENITY_WORKSPACE_DIR}/rust/core/Cargo.toml
+      ${SERENITY_WORKSPACE_DIR}/rust/probe/Cargo.toml
       ${SERENITY_WORKSPACE_DIR}/rust/ffi/Cargo.toml
-      ${after_output}
     COMMENT "cargo build --release -p serenity-ffi ${features_flag}"
     USES_TERMINAL
     VERBATIM)
 
   add_custom_target(${target}_cargo DEPENDS ${output})
+  if (ARG_AFTER)
+    add_dependencies(${target}_cargo ${ARG_AFTER}_cargo)
+  endif ()
 
   add_library(${target} STATIC IMPORTED GLOBAL)
   set_target_properties(${target} PROPERTIES

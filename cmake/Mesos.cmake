@@ -82,8 +82,9 @@ if (MESOS_ROOT OR MESOS_INCLUDE_DIRS OR MESOS_LIBRARY)
   add_library(Mesos::mesos INTERFACE IMPORTED)
   set_target_properties(Mesos::mesos PROPERTIES
     INTERFACE_INCLUDE_DIRECTORIES "${_includes}"
-    # As Mesos itself and its pkg-config file do.
-    INTERFACE_COMPILE_DEFINITIONS "__STDC_FORMAT_MACROS;PICOJSON_USE_INT64"
+    # As Mesos's pkg-config file does. (PICOJSON_USE_INT64 is not needed:
+    # stout/json.hpp defines it itself before it includes picojson.h.)
+    INTERFACE_COMPILE_DEFINITIONS "__STDC_FORMAT_MACROS"
     INTERFACE_LINK_LIBRARIES "${MESOS_FOUND_LIBRARY}")
   set(SERENITY_WITH_MESOS TRUE)
 endif ()
