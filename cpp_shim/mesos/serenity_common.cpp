@@ -6,11 +6,14 @@
 #include <glog/logging.h>
 
 #include <stout/error.hpp>
+#include <stout/foreach.hpp>
 #include <stout/hashmap.hpp>
+#include <stout/stringify.hpp>
 
 using process::Future;
 
 using process::http::BadRequest;
+using process::http::MethodNotAllowed;
 using process::http::OK;
 using process::http::Request;
 using process::http::Response;
@@ -137,14 +140,40 @@ Try<string> serialize(const mesos::ResourceUsage& usage)
 }
 
 
+string describeValve(const serenity::ValveState& state)
+{
+  string text = string("Valve ") + (state.open ? "open" : "closed") +
+                " (switch " + (state.switch_open ? "open" : "closed") + ", " +
+                stringify(state.holds) +
+                (state.holds == 1 ? " hold" : " holds") + ").";
+  if (state.holds > 0) {
+    text += " The QoS controller holds it closed while it corrects; no "
+            "open cancels that.";
+  }
+  return text;
+}
+
+
 Future<Response> valveRequest(
     const Request& request,
     const string& tag,
     const std::function<serenity::Status(bool)>& set,
-    const std::function<string()>& state)
+    const std::function<Option<serenity::ValveState>()>& state)
 {
-  // As the original: the query string if it has parameters, else the
-  // form-urlencoded body.
+  auto describe = [&state]() {
+    Option<serenity::ValveState> current = state();
+    return current.isSome() ? describeValve(current.get())
+                            : string("Valve state unknown.");
+  };
+
+  // Only POST changes state: a GET (a browser, a crawler, a monitoring
+  // probe) must never close or open a valve.
+  if (request.method != "POST") {
+    return MethodNotAllowed({"POST"}, request.method);
+  }
+
+  // `enabled` from the query string if it has parameters, else from the
+  // form-urlencoded body (as the original read it).
   hashmap<string, string> values = request.url.query;
   if (values.empty() && !request.body.empty()) {
     Try<hashmap<string, string>> decoded =
@@ -156,11 +185,19 @@ Future<Response> valveRequest(
     values = decoded.get();
   }
 
+  foreachkey (const string& key, values) {
+    if (key != "enabled") {
+      return BadRequest(
+          "Unknown parameter '" + key + "'. The only parameter is "
+          "'enabled' (true / false).\n");
+    }
+  }
+
   Option<string> enabled = values.get("enabled");
   if (enabled.isNone()) {
     return BadRequest(
         "Missing the 'enabled' parameter. Possible values: true / false. " +
-        state() + "\n");
+        describe() + "\n");
   }
 
   bool open;
@@ -179,10 +216,10 @@ Future<Response> valveRequest(
     return process::http::InternalServerError(status.message() + "\n");
   }
 
-  LOG(INFO) << tag << ": valve " << (open ? "opened" : "closed")
-            << " through /valve; " << state();
+  LOG(INFO) << tag << ": valve switch " << (open ? "opened" : "closed")
+            << " through /valve; " << describe();
 
-  return OK(tag + (open ? ": Enabled. " : ": Disabled. ") + state() + "\n");
+  return OK(tag + (open ? ": Enabled. " : ": Disabled. ") + describe() + "\n");
 }
 
 } // namespace agent {

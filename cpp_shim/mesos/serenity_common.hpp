@@ -59,14 +59,21 @@ bool compatible();
 Try<std::string> serialize(const mesos::ResourceUsage& usage);
 
 
-// The body of a /valve request: `enabled=true|false` from the query
-// string, else from a form-urlencoded body. `set` applies it; `tag` names
-// the module in the answer ("Serenity estimator").
+// A valve's state for logs and HTTP answers: "Valve open (switch open,
+// 0 holds)."
+std::string describeValve(const serenity::ValveState& state);
+
+
+// A /valve request: POST only (405 otherwise), `enabled=true|false` from
+// the query string, else from a form-urlencoded body (400 for anything
+// else). `set` sets the valve's operator switch (idempotent: it never
+// cancels a QoS controller's hold); `state` reads the valve (None when it
+// cannot); `tag` names the module in the answer ("Serenity estimator").
 process::Future<process::http::Response> valveRequest(
     const process::http::Request& request,
     const std::string& tag,
     const std::function<serenity::Status(bool)>& set,
-    const std::function<std::string()>& state);
+    const std::function<Option<serenity::ValveState>()>& state);
 
 } // namespace agent {
 } // namespace serenity {

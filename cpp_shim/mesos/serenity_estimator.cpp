@@ -15,6 +15,7 @@
 #include <process/metrics/pull_gauge.hpp>
 
 #include <stout/error.hpp>
+#include <stout/format.hpp>
 #include <stout/stringify.hpp>
 
 #include "serenity_common.hpp"
@@ -96,12 +97,12 @@ protected:
         "/valve",
         READWRITE_HTTP_AUTHENTICATION_REALM,
         string(
-            "Opens or closes the Serenity estimator's valve: "
-            "enabled=true|false (query string or form body). Closing it "
-            "stops estimating new slack (zero revocable resources) until "
-            "it is opened again; closes and opens count, so two closes "
-            "need two opens. The valve is shared with the QoS "
-            "controller's pause_estimator stage."),
+            "POST enabled=true|false (query string or form body): opens "
+            "or closes the Serenity estimator's valve. While it is closed "
+            "the estimate is zero revocable resources. Opening an open "
+            "valve changes nothing; the QoS controller's pause_estimator "
+            "holds it closed while it corrects, and no open cancels "
+            "that."),
         &Self::valve);
   }
 
@@ -118,6 +119,19 @@ private:
     if (!status.ok()) {
       last = serenity::Slack();
       return Failure("Serenity estimator: " + status.message());
+    }
+
+    // Each change (at the agent's 3-decimal precision) makes the agent
+    // forward a new total and the master rescind this agent's revocable
+    // offers: worth a line.
+    if (std::lround(slack.cpus * 1000) != std::lround(last.cpus * 1000) ||
+        std::lround(slack.memMib) != std::lround(last.memMib)) {
+      LOG(INFO) << "Serenity estimator: new estimate: "
+                << strings::format("%.3f", slack.cpus).get() << " cpus, "
+                << std::lround(slack.memMib) << " MB (was "
+                << strings::format("%.3f", last.cpus).get() << " cpus, "
+                << std::lround(last.memMib) << " MB)"
+                << (slack.stopped ? "; the pipeline stopped the tick" : "");
     }
 
     last = slack;
@@ -139,13 +153,12 @@ private:
         request,
         "Serenity estimator",
         [e](bool open) { return open ? e->openValve() : e->closeValve(); },
-        [e]() -> string {
+        [e]() -> Option<serenity::ValveState> {
           serenity::ValveState state;
           if (!e->valveState(&state).ok()) {
-            return string("Valve state unknown.");
+            return None();
           }
-          return string("Valve ") + (state.open ? "open" : "closed") +
-                 " (open counter " + stringify(state.counter) + ").";
+          return state;
         });
   }
 

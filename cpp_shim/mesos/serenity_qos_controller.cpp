@@ -88,11 +88,11 @@ protected:
         "/valve",
         READWRITE_HTTP_AUTHENTICATION_REALM,
         string(
-            "Opens or closes the Serenity QoS controller's valve: "
-            "enabled=true|false (query string or form body). WARNING: "
+            "POST enabled=true|false (query string or form body): opens "
+            "or closes the Serenity QoS controller's valve. WARNING: "
             "while it is closed no corrections are made, so best-effort "
-            "work may hurt production work. Closes and opens count: two "
-            "closes need two opens."),
+            "work may hurt production work. Opening an open valve "
+            "changes nothing."),
         &Self::valve);
   }
 
@@ -214,13 +214,12 @@ private:
         request,
         "Serenity QoS controller",
         [q](bool open) { return open ? q->openValve() : q->closeValve(); },
-        [q]() -> string {
+        [q]() -> Option<serenity::ValveState> {
           serenity::ValveState state;
           if (!q->valveState(&state).ok()) {
-            return "Valve state unknown.";
+            return None();
           }
-          return string("Valve ") + (state.open ? "open" : "closed") +
-                 " (open counter " + stringify(state.counter) + ").";
+          return state;
         });
   }
 

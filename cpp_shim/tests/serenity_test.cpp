@@ -221,14 +221,19 @@ TEST(Estimator, HostileBytesAreRefusedWithZeroSlackAndALogLine)
 }
 
 
-TEST(Estimator, ValveCountsClosesAndOpens)
+TEST(Estimator, ValveOpensDoNotPileUp)
 {
   Estimator e = Estimator::fromText("cpp-valve.toml", ESTIMATOR_TOML);
   e.update(tickA(), nullptr);
+  // Opens of an open valve are not banked: one close still closes it.
+  ASSERT_TRUE(e.openValve().ok());
+  ASSERT_TRUE(e.openValve().ok());
   ASSERT_TRUE(e.closeValve().ok());
   serenity::ValveState v;
   ASSERT_TRUE(e.valveState(&v).ok());
   EXPECT_FALSE(v.open);
+  EXPECT_FALSE(v.switch_open);
+  EXPECT_EQ(0u, v.holds);
   EXPECT_TRUE(v.has_valve_stage);
   Slack slack;
   ASSERT_TRUE(e.update(tickB(), &slack).ok());
@@ -326,26 +331,30 @@ TEST(QoSController, PausesTheEstimatorWhileOverloaded)
     ASSERT_TRUE(q.update(tickA(), &corrections).ok());
     ASSERT_TRUE(e.valveState(&v).ok());
     EXPECT_TRUE(v.open); // No usage rate yet: no overload.
-    // 2 + 0.5 cpus > 0.25 * 8 with best-effort work: one closing.
+    // 2 + 0.5 cpus > 0.25 * 8 with best-effort work: one hold.
     ASSERT_TRUE(q.update(tickB(), &corrections).ok());
     EXPECT_TRUE(corrections.empty()); // Pausing is not a correction.
     ASSERT_TRUE(e.valveState(&v).ok());
     EXPECT_FALSE(v.open);
-    EXPECT_EQ(0, v.counter);
+    EXPECT_EQ(1u, v.holds);
+    // An operator's open cannot cancel the controller's hold.
+    ASSERT_TRUE(e.openValve().ok());
+    ASSERT_TRUE(e.valveState(&v).ok());
+    EXPECT_FALSE(v.open);
     ASSERT_TRUE(e.update(tickB(), &slack).ok());
     EXPECT_TRUE(slack.stopped);
     EXPECT_EQ(0.0, slack.cpus);
-    // 0.5 + 0.5 cpus: the overload is over, the closing is given back.
+    // 0.5 + 0.5 cpus: the overload is over, the hold is released.
     const string calm =
       usage(102, 8, {{"pr1", false, 4, 12.5}, {"be1", true, 1, 6}});
     ASSERT_TRUE(q.update(calm, &corrections).ok());
     ASSERT_TRUE(e.valveState(&v).ok());
     EXPECT_TRUE(v.open);
-    EXPECT_EQ(1, v.counter);
+    EXPECT_EQ(0u, v.holds);
     ASSERT_TRUE(e.update(calm, &slack).ok());
     EXPECT_FALSE(slack.stopped);
     EXPECT_NEAR(2.5, slack.cpus, 1e-9); // 4 - 0.5 used, minus 1 revocable.
-    // Overloaded again; destroying the controller gives the closing back.
+    // Overloaded again; destroying the controller releases its hold.
     ASSERT_TRUE(q.update(
         usage(103, 8, {{"pr1", false, 4, 14.5}, {"be1", true, 1, 6.5}}),
         &corrections).ok());
@@ -354,7 +363,7 @@ TEST(QoSController, PausesTheEstimatorWhileOverloaded)
   }
   ASSERT_TRUE(e.valveState(&v).ok());
   EXPECT_TRUE(v.open);
-  EXPECT_EQ(1, v.counter);
+  EXPECT_EQ(0u, v.holds);
 }
 
 

@@ -21,7 +21,7 @@
 // The ABI version this header describes. It changes whenever a function,
 // struct layout or enum value changes incompatibly; compare it with
 // `serenity_abi_version()` before using the library.
-#define SERENITY_ABI_VERSION 1
+#define SERENITY_ABI_VERSION 2
 
 // What a call did. Values are fixed and never reused.
 enum serenity_result
@@ -130,16 +130,20 @@ typedef struct serenity_metrics {
   double last_slack_mem_mib;
   // Whether the pipeline's valve is open.
   bool valve_open;
-  // The valve's open counter (open while ≥ 1).
-  int64_t valve_counter;
+  // Holds on the valve taken by pausing controllers (the QoS
+  // controller's `pause_estimator`); the valve is closed while any is.
+  uint32_t valve_holds;
 } serenity_metrics;
 
 // A pipeline's valve as seen from outside.
 typedef struct serenity_valve_state {
-  // Open (counter ≥ 1).
+  // Open: the operator's switch is open and no hold is taken.
   bool open;
-  // The open counter: each open adds one, each close takes one away.
-  int64_t counter;
+  // The operator's switch (`*_valve_open` / `*_valve_close`).
+  bool switch_open;
+  // Holds taken by pausing controllers (the QoS controller's
+  // `pause_estimator` while it corrects); an open cannot cancel them.
+  uint32_t holds;
   // Whether the pipeline has a `valve` stage; without one, closing the
   // valve changes nothing.
   bool has_valve_stage;
@@ -320,16 +324,18 @@ serenity_result serenity_estimator_metrics(const struct serenity_estimator *esti
 // of writes; `len_out` is NULL or valid for a write.
 serenity_result serenity_estimator_last_error(const struct serenity_estimator *estimator, char *buf, size_t buf_len, size_t *len_out);
 
-// Opens the estimator valve once (counter semantics: it is open while the
-// counter is ≥ 1, so every close must be matched by an open). The valve is
-// shared by every estimator in the process.
+// Opens the estimator valve's operator switch. Idempotent: opening an open
+// switch changes nothing, and no open cancels a hold taken by a QoS
+// controller's `pause_estimator` (the valve stays closed until the hold is
+// released). The valve is shared by every estimator in the process.
 //
 // # Safety
 // `estimator` is a live handle.
 serenity_result serenity_estimator_valve_open(const struct serenity_estimator *estimator);
 
-// Closes the estimator valve once (see `serenity_estimator_valve_open`).
-// While it is closed, a pipeline with a `valve` stage answers zero slack.
+// Closes the estimator valve's operator switch (idempotent; see
+// `serenity_estimator_valve_open`). While the valve is closed, a pipeline
+// with a `valve` stage answers zero slack.
 //
 // # Safety
 // `estimator` is a live handle.
@@ -419,14 +425,14 @@ serenity_result serenity_qos_metrics(const struct serenity_qos *qos, struct sere
 // writes; `len_out` is NULL or valid for a write.
 serenity_result serenity_qos_last_error(const struct serenity_qos *qos, char *buf, size_t buf_len, size_t *len_out);
 
-// Opens the controller's own valve once (counter semantics, see
+// Opens the controller's own valve (its operator switch; idempotent, see
 // `serenity_estimator_valve_open`).
 //
 // # Safety
 // `qos` is a live handle.
 serenity_result serenity_qos_valve_open(const struct serenity_qos *qos);
 
-// Closes the controller's own valve once. While it is closed, a pipeline
+// Closes the controller's own valve (idempotent). While it is closed, a pipeline
 // with a `valve` stage answers no corrections: best-effort work is then
 // no longer revoked when it hurts production work.
 //

@@ -216,9 +216,10 @@ pub unsafe extern "C" fn serenity_estimator_last_error(
     })
 }
 
-/// Opens the estimator valve once (counter semantics: it is open while the
-/// counter is ≥ 1, so every close must be matched by an open). The valve is
-/// shared by every estimator in the process.
+/// Opens the estimator valve's operator switch. Idempotent: opening an open
+/// switch changes nothing, and no open cancels a hold taken by a QoS
+/// controller's `pause_estimator` (the valve stays closed until the hold is
+/// released). The valve is shared by every estimator in the process.
 ///
 /// # Safety
 /// `estimator` is a live handle.
@@ -232,8 +233,9 @@ pub unsafe extern "C" fn serenity_estimator_valve_open(
     })
 }
 
-/// Closes the estimator valve once (see `serenity_estimator_valve_open`).
-/// While it is closed, a pipeline with a `valve` stage answers zero slack.
+/// Closes the estimator valve's operator switch (idempotent; see
+/// `serenity_estimator_valve_open`). While the valve is closed, a pipeline
+/// with a `valve` stage answers zero slack.
 ///
 /// # Safety
 /// `estimator` is a live handle.

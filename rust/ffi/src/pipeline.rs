@@ -47,18 +47,22 @@ pub struct serenity_metrics {
     pub last_slack_mem_mib: f64,
     /// Whether the pipeline's valve is open.
     pub valve_open: bool,
-    /// The valve's open counter (open while ≥ 1).
-    pub valve_counter: i64,
+    /// Holds on the valve taken by pausing controllers (the QoS
+    /// controller's `pause_estimator`); the valve is closed while any is.
+    pub valve_holds: u32,
 }
 
 /// A pipeline's valve as seen from outside.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct serenity_valve_state {
-    /// Open (counter ≥ 1).
+    /// Open: the operator's switch is open and no hold is taken.
     pub open: bool,
-    /// The open counter: each open adds one, each close takes one away.
-    pub counter: i64,
+    /// The operator's switch (`*_valve_open` / `*_valve_close`).
+    pub switch_open: bool,
+    /// Holds taken by pausing controllers (the QoS controller's
+    /// `pause_estimator` while it corrects); an open cannot cancel them.
+    pub holds: u32,
     /// Whether the pipeline has a `valve` stage; without one, closing the
     /// valve changes nothing.
     pub has_valve_stage: bool,
@@ -330,7 +334,7 @@ impl Object {
         let runner = self.runner.lock()?;
         let mut m = runner.counters;
         m.valve_open = self.valve.is_open();
-        m.valve_counter = self.valve.counter();
+        m.valve_holds = self.valve.holds();
         Ok(m)
     }
 
@@ -339,21 +343,22 @@ impl Object {
         self.runner.check()?;
         Ok(serenity_valve_state {
             open: self.valve.is_open(),
-            counter: self.valve.counter(),
+            switch_open: self.valve.switch_open(),
+            holds: self.valve.holds(),
             has_valve_stage: self.has_valve_stage,
         })
     }
 
-    /// Adds one opening (`true`) or closing (`false`) to the valve.
+    /// Sets the valve's operator switch (idempotent; holds stay).
     pub(crate) fn set_valve(&self, open: bool) -> Result<(), serenity_result> {
         self.runner.check()?;
-        self.valve.set(open);
+        let changed = self.valve.set(open);
         log::info!(
             target: "serenity",
-            "the valve was {} from outside; open counter now {} ({})",
+            "the valve's switch was {} from outside{}; the valve is {}",
             if open { "opened" } else { "closed" },
-            self.valve.counter(),
-            if self.valve.is_open() { "open" } else { "closed" }
+            if changed { "" } else { " (it already was)" },
+            self.valve.describe()
         );
         Ok(())
     }

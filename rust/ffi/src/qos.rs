@@ -305,7 +305,7 @@ pub unsafe extern "C" fn serenity_qos_last_error(
     })
 }
 
-/// Opens the controller's own valve once (counter semantics, see
+/// Opens the controller's own valve (its operator switch; idempotent, see
 /// `serenity_estimator_valve_open`).
 ///
 /// # Safety
@@ -318,7 +318,7 @@ pub unsafe extern "C" fn serenity_qos_valve_open(qos: *const serenity_qos) -> se
     })
 }
 
-/// Closes the controller's own valve once. While it is closed, a pipeline
+/// Closes the controller's own valve (idempotent). While it is closed, a pipeline
 /// with a `valve` stage answers no corrections: best-effort work is then
 /// no longer revoked when it hurts production work.
 ///

@@ -6,7 +6,7 @@ use std::ffi::{c_char, CStr};
 /// The ABI version this header describes. It changes whenever a function,
 /// struct layout or enum value changes incompatibly; compare it with
 /// `serenity_abi_version()` before using the library.
-pub const SERENITY_ABI_VERSION: u32 = 1;
+pub const SERENITY_ABI_VERSION: u32 = 2;
 
 const VERSION: &CStr = match CStr::from_bytes_with_nul(
     concat!("serenity-ffi ", env!("CARGO_PKG_VERSION"), "\0").as_bytes(),

@@ -258,7 +258,10 @@ fn a_closed_qos_valve_stops_corrections() {
         unsafe { serenity_qos_valve_state(qos.0, &mut st) },
         serenity_result::Ok
     );
-    assert_eq!((st.open, st.counter, st.has_valve_stage), (false, 0, true));
+    assert_eq!(
+        (st.open, st.switch_open, st.holds, st.has_valve_stage),
+        (false, false, 0, true)
+    );
     let (r, kills) = qos.update(&b);
     assert_eq!((r, kills.len()), (serenity_result::Ok, 0));
     assert_eq!(qos.metrics().stopped_ticks, 1);

@@ -28,7 +28,7 @@ fn ticks() -> (Vec<u8>, Vec<u8>) {
 }
 
 #[test]
-fn every_estimator_shares_one_valve_with_counter_semantics() {
+fn every_estimator_shares_one_valve_whose_switch_does_not_count() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let one = Est::from_text("one.toml", ESTIMATOR_TOML, &[]).expect("valid");
     let two = Est::from_text("two.toml", ESTIMATOR_TOML, &[]).expect("valid");
@@ -40,19 +40,30 @@ fn every_estimator_shares_one_valve_with_counter_semantics() {
         assert_eq!(serenity_estimator_valve_close(one.0), serenity_result::Ok);
         assert_eq!(serenity_estimator_valve_close(one.0), serenity_result::Ok);
     }
-    assert_eq!((state(&two).open, state(&two).counter), (false, -1));
+    let st = state(&two);
+    assert_eq!((st.open, st.switch_open, st.holds), (false, false, 0));
     let (r, s) = two.update(&b);
     assert_eq!(r, serenity_result::Ok);
     assert!(s.stopped && s.cpus == 0.0, "{s:?}");
-    // Two closes need two opens.
-    // SAFETY: live handle.
-    unsafe { serenity_estimator_valve_open(two.0) };
-    assert!(!state(&one).open);
+    // One open opens the switch, however many closes came before.
     // SAFETY: live handle.
     unsafe { serenity_estimator_valve_open(two.0) };
     assert!(state(&one).open && state(&one).has_valve_stage);
     let (_, s) = one.update(&b);
     assert!(!s.stopped && s.cpus > 0.0, "{s:?}");
+    // Opens of an open valve do not pile up: one close still closes it.
+    // SAFETY: live handles.
+    unsafe {
+        serenity_estimator_valve_open(one.0);
+        serenity_estimator_valve_open(one.0);
+        serenity_estimator_valve_close(two.0);
+    }
+    assert!(
+        !state(&one).open,
+        "one close after many opens closes the valve"
+    );
+    // SAFETY: live handle.
+    unsafe { serenity_estimator_valve_open(one.0) };
 }
 
 /// Node overload above a quarter of the agent's cpus pauses the estimator.
@@ -87,28 +98,40 @@ fn a_qos_pipeline_pauses_the_estimator_of_its_process_while_overloaded() {
     let a = mixed(10.0, 1.0, 1.0);
     est.update(&a);
     assert_eq!(qos.update(&a).0, serenity_result::Ok);
-    assert_eq!((state(&est).open, state(&est).counter), (true, 1));
+    assert_eq!((state(&est).open, state(&est).holds), (true, 0));
+    // An operator opens the already open valve twice (on a real agent, a
+    // stray `GET ?enabled=true` did): nothing is banked against the pause.
+    // SAFETY: live handle.
+    unsafe {
+        serenity_estimator_valve_open(est.0);
+        serenity_estimator_valve_open(est.0);
+    }
     // pr uses 2 cpus and be 0.5: 2.5 > 0.25 × 8 with best-effort work
-    // among them, so the QoS pipeline takes one closing of the valve.
+    // among them, so the QoS pipeline takes a hold on the valve.
     let b = mixed(11.0, 3.0, 1.5);
     assert_eq!(qos.update(&b).0, serenity_result::Ok);
     assert_eq!(
-        (state(&est).open, state(&est).counter),
-        (false, 0),
+        (state(&est).open, state(&est).holds),
+        (false, 1),
         "the QoS pipeline closed the estimator's valve"
     );
     let (_, s) = est.update(&b);
     assert!(s.stopped && s.cpus == 0.0, "{s:?}");
     assert!(!est.metrics().valve_open);
-    // Still overloaded (2 + 0.5 again): one closing however long it lasts.
+    assert_eq!(est.metrics().valve_holds, 1);
+    // An operator's open while the controller corrects cannot cancel it.
+    // SAFETY: live handle.
+    unsafe { serenity_estimator_valve_open(est.0) };
+    assert!(!state(&est).open);
+    // Still overloaded (2 + 0.5 again): one hold however long it lasts.
     let c = mixed(12.0, 5.0, 2.0);
     qos.update(&c);
-    assert_eq!(state(&est).counter, 0);
+    assert_eq!(state(&est).holds, 1);
     assert!(est.update(&c).1.stopped);
-    // 0.5 + 0.5 cpus: the overload is over and the closing is given back.
+    // 0.5 + 0.5 cpus: the overload is over and the hold is released.
     let d = mixed(13.0, 5.5, 2.5);
     qos.update(&d);
-    assert_eq!((state(&est).open, state(&est).counter), (true, 1));
+    assert_eq!((state(&est).open, state(&est).holds), (true, 0));
     let (_, s) = est.update(&d);
     // pr uses 0.5 of its 4 cpus: slack 3.5, minus be's 1 revocable cpu.
     assert!(!s.stopped && (s.cpus - 2.5).abs() < 1e-9, "{s:?}");
@@ -117,5 +140,5 @@ fn a_qos_pipeline_pauses_the_estimator_of_its_process_while_overloaded() {
     qos.update(&mixed(14.0, 7.5, 3.0));
     assert!(!state(&est).open);
     drop(qos);
-    assert_eq!((state(&est).open, state(&est).counter), (true, 1));
+    assert_eq!((state(&est).open, state(&est).holds), (true, 0));
 }

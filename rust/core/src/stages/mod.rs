@@ -92,7 +92,7 @@ pub const STAGE_TYPES: &[StageType] = &[
     StageType {
         name: "valve",
         kinds: BOTH,
-        summary: "stops the tick while the pipeline's valve is closed (counter semantics)",
+        summary: "stops the tick while the pipeline's valve is closed (operator's switch or a controller's hold)",
         build: valve::build,
     },
     StageType {

@@ -5,18 +5,21 @@
 //! §2.14; issue #70): when an observer starts handling contentions it
 //! publishes "disable oversubscription", and when a tick has no contention
 //! (or no best-effort executor) it publishes "enable". The estimator's valve
-//! counts them (§2.1), so two pipelines pausing need two reopenings.
+//! counted them (§2.1) in the same counter as the operator's opens.
 //!
 //! Here: while this tick has contentions and best-effort executors exist,
-//! the stage holds one closing of the estimator's valve
-//! ([`super::BuildContext::estimator_valve`]), taken once; on the first tick
-//! without, it gives it back (one opening). It also gives it back when the
-//! stage is dropped (the pipeline is replaced or the module unloaded), so a
-//! closing is never leaked. With no estimator linked the stage still tracks
-//! the state and says once, when built, that nothing is linked.
+//! the stage takes one **hold** on the estimator's valve
+//! ([`super::BuildContext::estimator_valve`], [`ValveControl::hold`]); on
+//! the first tick without, it releases it. A hold is not the operator's
+//! switch: an operator's open (or many) cannot cancel it, so the estimator
+//! answers zero slack for as long as the controller corrects. Two pausing
+//! pipelines take two holds. The stage also releases its hold when it is
+//! dropped (the pipeline is replaced or the module unloaded), so a hold is
+//! never leaked. With no estimator linked the stage still tracks the state
+//! and says once, when built, that nothing is linked.
 //!
 //! Differences: the original's flag was uninitialised (defect §7.1.4) and
-//! each observer published separately; here one stage, one closing at most.
+//! each observer published separately; here one stage, one hold at most.
 //! A tick stopped before this stage (the QoS valve closed) leaves the
 //! estimator as it was, as in the original, where the observer did not run.
 
@@ -52,18 +55,18 @@ impl Stage for PauseEstimator {
         if active && !self.closed {
             self.closed = true;
             if let Some(v) = &self.valve {
-                v.set(false);
+                v.hold();
                 log::info!(target: "serenity",
-                    "stage {}: contention with best-effort work present; the estimator is paused (valve counter {})",
-                    self.name, v.counter());
+                    "stage {}: contention with best-effort work present; the estimator is paused (its valve is {})",
+                    self.name, v.describe());
             }
         } else if !active && self.closed {
             self.closed = false;
             if let Some(v) = &self.valve {
-                v.set(true);
+                v.release();
                 log::info!(target: "serenity",
-                    "stage {}: contention is over; the estimator resumes (valve counter {})",
-                    self.name, v.counter());
+                    "stage {}: contention is over; the estimator's hold is released (its valve is {})",
+                    self.name, v.describe());
             }
         }
         Flow::Continue
@@ -74,7 +77,7 @@ impl Drop for PauseEstimator {
     fn drop(&mut self) {
         if self.closed {
             if let Some(v) = &self.valve {
-                v.set(true);
+                v.release();
             }
         }
     }
@@ -121,20 +124,37 @@ type = \"pause_estimator\"
     }
 
     #[test]
-    fn the_estimator_is_closed_once_while_contention_lasts() {
+    fn the_estimator_is_held_once_while_contention_lasts() {
         let valve = Arc::new(ValveControl::new(true));
         let mut p = linked(&valve);
         tick(&mut p, false, true);
-        assert_eq!(valve.counter(), 1);
+        assert_eq!(valve.holds(), 0);
         tick(&mut p, true, true);
-        assert_eq!(valve.counter(), 0);
+        assert_eq!(valve.holds(), 1);
         tick(&mut p, true, true);
         tick(&mut p, true, true);
-        assert_eq!(valve.counter(), 0, "one closing, however long it lasts");
+        assert_eq!(valve.holds(), 1, "one hold, however long it lasts");
         tick(&mut p, false, true);
-        assert_eq!(valve.counter(), 1);
+        assert_eq!(valve.holds(), 0);
+        assert!(valve.is_open());
         tick(&mut p, false, true);
-        assert_eq!(valve.counter(), 1);
+        assert_eq!(valve.holds(), 0);
+    }
+
+    #[test]
+    fn an_operator_open_during_contention_does_not_resume_the_estimator() {
+        let valve = Arc::new(ValveControl::new(true));
+        let mut p = linked(&valve);
+        // Opens before the contention (as a stray `?enabled=true` did on a
+        // real agent) must not be banked against the pause.
+        valve.set(true);
+        valve.set(true);
+        tick(&mut p, true, true);
+        assert!(!valve.is_open());
+        valve.set(true);
+        assert!(!valve.is_open(), "the hold outlives an operator's open");
+        tick(&mut p, false, true);
+        assert!(valve.is_open());
     }
 
     #[test]
@@ -149,17 +169,17 @@ type = \"pause_estimator\"
     }
 
     #[test]
-    fn two_pausing_pipelines_need_two_reopenings() {
+    fn two_pausing_pipelines_take_two_holds() {
         let valve = Arc::new(ValveControl::new(true));
         let mut a = linked(&valve);
         let mut b = linked(&valve);
         tick(&mut a, true, true);
         tick(&mut b, true, true);
-        assert_eq!(valve.counter(), -1);
+        assert_eq!(valve.holds(), 2);
         tick(&mut a, false, true);
-        assert!(!valve.is_open(), "b still holds its closing");
+        assert!(!valve.is_open(), "b still holds the valve");
         tick(&mut b, false, true);
-        assert_eq!(valve.counter(), 1);
+        assert!(valve.is_open());
     }
 
     #[test]
@@ -169,15 +189,16 @@ type = \"pause_estimator\"
         tick(&mut p, true, true);
         assert!(!valve.is_open());
         drop(p);
-        assert_eq!(valve.counter(), 1);
+        assert_eq!(valve.holds(), 0);
+        assert!(valve.is_open());
     }
 
     #[test]
     fn without_a_linked_estimator_the_own_valve_is_left_alone() {
         let mut p = pipeline(PIPE);
         tick(&mut p, true, true);
-        assert_eq!(p.valve().counter(), 1);
+        assert!(p.valve().is_open() && p.valve().holds() == 0);
         tick(&mut p, false, true);
-        assert_eq!(p.valve().counter(), 1);
+        assert!(p.valve().is_open() && p.valve().holds() == 0);
     }
 }

@@ -1,8 +1,10 @@
 //! `valve`: stops the tick while the pipeline's valve is closed.
 //!
-//! Original: ValveFilter (spec/serenity.md §2.1). The valve is an open
-//! counter, open while ≥ 1; operators (the module's HTTP route, the C ABI)
-//! and the QoS controller (`pause_estimator`) add openings and closings.
+//! Original: ValveFilter (spec/serenity.md §2.1), an open counter. Here
+//! ([`crate::valve`]): the operator's switch (the module's HTTP route, the C
+//! ABI) and the holds of controllers that pause the pipeline
+//! (`pause_estimator`) are kept apart, so an operator's open cannot cancel
+//! a pause and repeated opens do not pile up.
 
 use super::BuildContext;
 use crate::config::ParamReader;
@@ -44,10 +46,7 @@ impl Stage for Valve {
         if self.control.is_open() {
             Flow::Continue
         } else {
-            Flow::Stop(format!(
-                "the valve is closed (open counter {})",
-                self.control.counter()
-            ))
+            Flow::Stop(format!("the valve is {}", self.control.describe()))
         }
     }
 }
