@@ -89,7 +89,8 @@ fn the_original_estimator_runs_the_intended_stages_and_values() {
             "utilization_threshold",
             "pr_only",
             "ignore_new_executors",
-            "slack"
+            "slack",
+            "hysteresis"
         ]
     );
 }
@@ -127,10 +128,11 @@ fn the_original_estimator_lends_idle_production_cpus_of_warm_executors() {
         assert!(stopped.is_some(), "t = {t}");
     }
     // From 300 s: web lends 8 − 2 = 6 (`late` is only 100 s old), under the
-    // cap 0.7 × 16 − 2 = 9.2; the agent already lent 2 revocable cpus.
+    // cap 0.7 × 16 − 2 = 9.2, less the hysteresis margin (0.1): published
+    // after two estimates; the agent already lent 2 revocable cpus.
     let (_, slack, stopped) = answers.last().expect("ticks");
     assert_eq!(stopped, &None);
-    assert_close(slack.cpus, 6.0 - 2.0, 1e-9);
+    assert_close(slack.cpus, 6.0 - 0.1 - 2.0, 1e-9);
     assert_eq!(slack.mem_bytes, 0.0);
 }
 
@@ -163,8 +165,9 @@ fn the_conservative_estimator_publishes_less_and_ignores_a_momentary_dip() {
         assert!((chunks - chunks.round()).abs() < 1e-6, "t = {t}");
         assert!(b.cpus <= a.cpus + 1e-9, "t = {t}: {} > {}", b.cpus, a.cpus);
         if dip {
-            // The plain estimator lends the whole dip (web idle: 8 CPUs).
-            assert_close(a.cpus, 8.0, 1e-9);
+            // Neither lends the one-interval dip (web idle: 8 CPUs): both
+            // wait for a higher estimate to hold before they grow.
+            assert_close(a.cpus, 5.9, 1e-9);
         }
         if (390.0..500.0).contains(&t) {
             if previous_safe.is_some_and(|p: f64| (p - b.cpus).abs() > 1e-9) {
@@ -176,12 +179,70 @@ fn the_conservative_estimator_publishes_less_and_ignores_a_momentary_dip() {
     // Between warm-up and `late` turning 300 s old, the conservative estimate
     // did not move at all: the dip never lasted the 3 ticks growth waits for.
     assert_eq!(safe_changes, 0);
-    assert!(previous_safe.is_some_and(|p| (p - 6.0).abs() < 1e-9));
+    // 6 idle CPUs less its 0.1 CPU dead band.
+    assert!(previous_safe.is_some_and(|p| (p - 5.9).abs() < 1e-9));
     // Then `late` lends too: 6 + 4 = 10, capped at 0.6 × 16 − 2 = 7.6 here
-    // and at 0.7 × 16 − 2 = 9.2 by the original.
-    assert_close(last.0, 9.2, 1e-9);
-    assert_close(last.1, 7.6, 1e-9);
+    // and at 0.7 × 16 − 2 = 9.2 by the original (each less its margin).
+    assert_close(last.0, 9.1, 1e-9);
+    assert_close(last.1, 7.5, 1e-9);
     assert!(last.2 > 0.0);
+}
+
+/// Production `web` (8 cpus) busy at 2 CPUs plus a seeded uniform noise of
+/// ± `noise` CPUs per 1 s sample, on a 16-cpu node; no best-effort work.
+fn steady_noisy_node(ticks: usize, noise: f64) -> Vec<Snapshot> {
+    let mut state: u64 = 0x5EED_1234_ABCD;
+    let mut secs = 0.0;
+    (0..ticks)
+        .map(|t| {
+            // xorshift64*: deterministic, no dependency.
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            let u = (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64;
+            if t > 0 {
+                secs += 2.0 + noise * (2.0 * u - 1.0);
+            }
+            let web = pr("web")
+                .alloc(8.0, 8192.0)
+                .cpu_secs(secs)
+                .rss(2.0 * GIB)
+                .at(t as f64);
+            node(16.0, 32768.0, &[web])
+        })
+        .collect()
+}
+
+#[test]
+fn every_shipped_estimator_keeps_its_answer_under_steady_noisy_load() {
+    // Each change of the estimate makes the agent forward a new total and
+    // the master rescind every revocable offer of the agent. A real agent
+    // polled every second forwarded 9 changes in 20 s of steady load;
+    // at most one change per 20 s is allowed here, after the warm-up. The
+    // noise is what that agent's 1 s samples of a steady task showed
+    // (0.30–0.40 CPU for a task at 0.35).
+    let trace = steady_noisy_node(1200, 0.05);
+    for (name, text) in shipped() {
+        if !name.starts_with("estimator") {
+            continue;
+        }
+        let mut p = build(&name, &text);
+        let answers: Vec<f64> = trace
+            .iter()
+            .map(|snap| p.tick(snap).slack.unwrap_or_default().cpus)
+            .collect();
+        let steady = &answers[400..];
+        let changes = steady.windows(2).filter(|w| w[0] != w[1]).count();
+        assert!(
+            steady.iter().any(|&c| c > 0.0),
+            "pipelines/{name} lends nothing on a node with 6 idle production cpus"
+        );
+        assert!(
+            changes <= steady.len() / 20,
+            "pipelines/{name}: {changes} changes of the estimate in {} s of steady load",
+            steady.len()
+        );
+    }
 }
 
 #[test]

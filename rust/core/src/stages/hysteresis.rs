@@ -19,7 +19,14 @@
 //!    smallest of them (so a momentary dip in usage is never lent);
 //! 4. grow slowly: each increase is at most `max_grow_cpus_per_tick` /
 //!    `max_grow_mem_bytes_per_tick` (when set); growth then continues one
-//!    capped step per tick while the condition of 3 holds.
+//!    capped step per tick while the condition of 3 holds;
+//! 5. dead band: growth is judged on the raw value less a margin
+//!    (`cpus_grow_margin`, `mem_grow_margin_bytes`), decreases on the raw
+//!    value itself. The published value then sits at least the margin below
+//!    the raw value it grew to, so noise smaller than the margin changes
+//!    nothing in either direction, and nothing above the raw value is ever
+//!    published. Without it, a steady raw value near a step boundary flips
+//!    the estimate down and up every few ticks (seen on a real agent).
 //!
 //! It works on the tick's slack as computed so far: the total before the
 //! pipeline subtracts allocated revocable resources, which is what the
@@ -30,7 +37,7 @@
 //! slack resets the published value to zero: growth starts over.
 
 use super::BuildContext;
-use crate::config::reader::{at_least_one, positive};
+use crate::config::reader::{at_least_one, non_negative, positive};
 use crate::config::ParamReader;
 use crate::model::MIB;
 use crate::stage::Stage;
@@ -56,6 +63,11 @@ pub struct HysteresisParams {
     /// Largest increase of the published memory per tick in bytes (at least
     /// `mem_step_bytes`); default: no limit.
     pub max_grow_mem_bytes_per_tick: Option<f64>,
+    /// Growth is judged on the raw CPUs less this margin (the dead band);
+    /// default 0.
+    pub cpus_grow_margin: f64,
+    /// Growth is judged on the raw memory less this many bytes; default 0.
+    pub mem_grow_margin_bytes: f64,
 }
 
 /// Tolerance when flooring to a step, so that 0.3 / 0.1 is level 3, not 2.
@@ -67,6 +79,7 @@ const LEVEL_TOLERANCE: f64 = 1e-9;
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Hysteresis {
     step: f64,
+    margin: f64,
     grow_after: usize,
     max_grow_levels: Option<u64>,
     published: u64,
@@ -76,11 +89,16 @@ pub(crate) struct Hysteresis {
 impl Hysteresis {
     /// A rule with `step` > 0, `grow_after` ≥ 1 ticks and an optional cap on
     /// each increase (in the resource's unit; rounded down to whole steps,
-    /// at least one).
-    pub(crate) fn new(step: f64, grow_after: u64, max_grow: Option<f64>) -> Self {
+    /// at least one). Growth is judged on the raw value less `margin` (≥ 0).
+    pub(crate) fn new(step: f64, grow_after: u64, max_grow: Option<f64>, margin: f64) -> Self {
         let grow_after = usize::try_from(grow_after.max(1)).unwrap_or(usize::MAX);
         Hysteresis {
             step,
+            margin: if margin.is_finite() {
+                margin.max(0.0)
+            } else {
+                0.0
+            },
             grow_after,
             max_grow_levels: max_grow.map(|m| Self::level_of(m, step).max(1)),
             published: 0,
@@ -106,7 +124,8 @@ impl Hysteresis {
         if self.recent.len() == self.grow_after {
             self.recent.pop_front();
         }
-        self.recent.push_back(level);
+        self.recent
+            .push_back(Self::level_of(raw - self.margin, self.step).min(level));
         if self.recent.len() == self.grow_after && self.recent.iter().all(|&l| l > self.published) {
             let lowest = self.recent.iter().copied().min().unwrap_or(self.published);
             let ceiling = self
@@ -142,6 +161,8 @@ pub(super) fn build(r: &mut ParamReader<'_, '_>, ctx: &mut BuildContext) -> Box<
     let grow_after_ticks = r.u64("grow_after_ticks", 3, at_least_one);
     let max_grow_cpus_per_tick = r.opt_f64("max_grow_cpus_per_tick", positive);
     let max_grow_mem_bytes_per_tick = r.opt_f64("max_grow_mem_bytes_per_tick", positive);
+    let cpus_grow_margin = r.f64("cpus_grow_margin", 0.0, non_negative);
+    let mem_grow_margin_bytes = r.f64("mem_grow_margin_bytes", 0.0, non_negative);
     if max_grow_cpus_per_tick.is_some_and(|m| m < cpus_step) {
         r.problem(
             Some("max_grow_cpus_per_tick"),
@@ -162,13 +183,21 @@ pub(super) fn build(r: &mut ParamReader<'_, '_>, ctx: &mut BuildContext) -> Box<
         grow_after_ticks,
         max_grow_cpus_per_tick,
         max_grow_mem_bytes_per_tick,
+        cpus_grow_margin,
+        mem_grow_margin_bytes,
     };
     Box::new(HysteresisStage {
-        cpus: Hysteresis::new(p.cpus_step, p.grow_after_ticks, p.max_grow_cpus_per_tick),
+        cpus: Hysteresis::new(
+            p.cpus_step,
+            p.grow_after_ticks,
+            p.max_grow_cpus_per_tick,
+            p.cpus_grow_margin,
+        ),
         mem: Hysteresis::new(
             p.mem_step_bytes,
             p.grow_after_ticks,
             p.max_grow_mem_bytes_per_tick,
+            p.mem_grow_margin_bytes,
         ),
         last_tick: None,
         name: ctx.stage_name.clone(),
@@ -228,7 +257,7 @@ mod tests {
 
     #[test]
     fn values_are_floored_to_whole_steps_even_when_the_step_is_not_exact() {
-        let mut h = Hysteresis::new(0.1, 1, None);
+        let mut h = Hysteresis::new(0.1, 1, None, 0.0);
         assert!(close(&feed(&mut h, &[0.3, 0.29, 2.06]), &[0.3, 0.2, 2.0]));
         assert_eq!(h.update(f64::NAN), 0.0);
         assert_eq!(h.update(-1.0), 0.0);
@@ -236,7 +265,7 @@ mod tests {
 
     #[test]
     fn growth_waits_for_consecutive_higher_ticks_and_takes_the_smallest() {
-        let mut h = Hysteresis::new(0.1, 3, None);
+        let mut h = Hysteresis::new(0.1, 3, None, 0.0);
         let out = feed(&mut h, &[2.0, 2.5, 2.2, 3.0, 3.0, 3.0, 3.0]);
         // Published starts at 0: three ticks above it, then the smallest (2.0).
         assert!(close(&out, &[0.0, 0.0, 2.0, 2.2, 2.2, 3.0, 3.0]), "{out:?}");
@@ -244,7 +273,7 @@ mod tests {
 
     #[test]
     fn a_tick_at_the_published_level_restarts_the_wait() {
-        let mut h = Hysteresis::new(1.0, 3, None);
+        let mut h = Hysteresis::new(1.0, 3, None, 0.0);
         feed(&mut h, &[5.0, 5.0, 5.0]);
         assert_eq!(h.value(), 5.0);
         let out = feed(&mut h, &[6.0, 6.0, 5.0, 6.0, 6.0, 6.0]);
@@ -253,7 +282,7 @@ mod tests {
 
     #[test]
     fn decreases_are_published_at_once() {
-        let mut h = Hysteresis::new(0.5, 3, None);
+        let mut h = Hysteresis::new(0.5, 3, None, 0.0);
         feed(&mut h, &[4.0, 4.0, 4.0]);
         assert_eq!(h.value(), 4.0);
         assert_eq!(h.update(1.2), 1.0);
@@ -262,14 +291,44 @@ mod tests {
 
     #[test]
     fn capped_growth_climbs_one_cap_per_tick() {
-        let mut h = Hysteresis::new(0.1, 2, Some(0.5));
+        let mut h = Hysteresis::new(0.1, 2, Some(0.5), 0.0);
         let out = feed(&mut h, &[2.0, 2.0, 2.0, 2.0, 2.0, 2.0]);
         assert!(close(&out, &[0.0, 0.5, 1.0, 1.5, 2.0, 2.0]), "{out:?}");
     }
 
     #[test]
+    fn noise_inside_the_margin_never_changes_the_estimate() {
+        // A steady raw value of 0.70 ± 0.04, right on a step boundary:
+        // without a margin the estimate flips between 0.6 and 0.7.
+        let raws: Vec<f64> = (0..200)
+            .map(|i| 0.70 + if i % 5 == 0 { -0.04 } else { 0.03 })
+            .collect();
+        let changes = |h: &mut Hysteresis| {
+            let out = feed(h, &raws);
+            out.windows(2).filter(|w| w[0] != w[1]).count()
+        };
+        assert!(changes(&mut Hysteresis::new(0.1, 3, None, 0.0)) > 20);
+        let mut banded = Hysteresis::new(0.1, 3, None, 0.1);
+        assert_eq!(
+            changes(&mut banded),
+            2,
+            "growth from zero in two steps, then stable"
+        );
+        assert!(
+            banded.value() <= 0.66 + 1e-9,
+            "never above the lowest raw value"
+        );
+    }
+
+    #[test]
+    fn the_margin_never_delays_a_decrease() {
+        let mut h = Hysteresis::new(0.1, 1, None, 0.2);
+        assert!(close(&feed(&mut h, &[1.0, 0.75, 0.79]), &[0.8, 0.7, 0.7]));
+    }
+
+    #[test]
     fn reset_publishes_zero_and_forgets_the_streak() {
-        let mut h = Hysteresis::new(1.0, 2, None);
+        let mut h = Hysteresis::new(1.0, 2, None, 0.0);
         feed(&mut h, &[3.0, 3.0]);
         assert_eq!(h.value(), 3.0);
         h.reset();
