@@ -49,11 +49,19 @@ fn missing_perf_is_filled_from_the_container_group_and_agent_perf_wins() {
         task_clock: Some(42.0),
         ..Default::default()
     };
+    // What a real Mesos 1.11 agent with the cgroups/perf_event isolator sends
+    // for every container outside its perf windows: no counts at all.
+    let agent_placeholder = PerfStatistics {
+        timestamp: Some(2.0),
+        duration: Some(0.0),
+        ..Default::default()
+    };
     let snapshot = |with_c1: bool| {
         let mut specs = Vec::new();
         if with_c1 {
             let mut c1 = ExecutorSpec::new("fw", "e1", false, 1.0, 64.0).cpu(1.0, 0.0);
             c1.container_id = Some("c1".into());
+            c1.statistics.as_mut().unwrap().perf = Some(agent_placeholder.clone());
             specs.push(c1);
         }
         let mut c2 = ExecutorSpec::new("fw", "e2", false, 1.0, 64.0).cpu(1.0, 0.0);
@@ -74,14 +82,10 @@ fn missing_perf_is_filled_from_the_container_group_and_agent_perf_wins() {
         Some(mount.path.join(&prefix).join("c1"))
     );
     assert_eq!(enricher.open_containers(), 1, "c1 only: c2 has agent perf");
-    assert!(
-        first.executors[0]
-            .statistics
-            .as_ref()
-            .unwrap()
-            .perf
-            .is_none(),
-        "the tick that opens the counters has no interval yet"
+    assert_eq!(
+        first.executors[0].statistics.as_ref().unwrap().perf,
+        Some(agent_placeholder.clone()),
+        "the tick that opens the counters has no interval yet: the agent's empty perf stays"
     );
 
     thread::sleep(Duration::from_secs(1));
@@ -95,6 +99,10 @@ fn missing_perf_is_filled_from_the_container_group_and_agent_perf_wins() {
         .perf
         .clone()
         .expect("perf filled for c1");
+    assert_ne!(
+        perf, agent_placeholder,
+        "the agent's empty perf (duration 0) is no data: it is filled"
+    );
     let task_clock_ms = perf.task_clock.expect("task_clock");
     let duration = perf.duration.unwrap();
     eprintln!(
@@ -141,12 +149,11 @@ fn missing_perf_is_filled_from_the_container_group_and_agent_perf_wins() {
     });
     let mut fifth = snapshot(true);
     off.enrich(&mut fifth);
-    assert!(fifth.executors[0]
-        .statistics
-        .as_ref()
-        .unwrap()
-        .perf
-        .is_none());
+    assert_eq!(
+        fifth.executors[0].statistics.as_ref().unwrap().perf,
+        Some(agent_placeholder),
+        "perf = false leaves the agent's perf as it came"
+    );
     assert_eq!(off.open_containers(), 0);
     drop(enricher);
     drop(busy);

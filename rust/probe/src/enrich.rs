@@ -138,7 +138,8 @@ impl UsageEnricher {
             if executor
                 .statistics
                 .as_ref()
-                .is_some_and(|s| s.perf.is_some())
+                .and_then(|s| s.perf.as_ref())
+                .is_some_and(carries_counts)
             {
                 continue;
             }
@@ -194,6 +195,13 @@ impl UsageEnricher {
         }
         match PerfSampler::open(&dir) {
             Ok(sampler) => {
+                self.once(
+                    log::Level::Info,
+                    format!(
+                        "container {id}: perf counters open on its perf_event group {}",
+                        dir.display()
+                    ),
+                );
                 self.containers.insert(
                     id.to_owned(),
                     Container {
@@ -210,6 +218,14 @@ impl UsageEnricher {
             ),
         }
     }
+}
+
+/// Whether the agent's perf statistics hold a real sample. A Mesos 1.11
+/// agent with the `cgroups/perf_event` isolator sends an empty
+/// `{timestamp, duration: 0}` for every container outside its perf windows
+/// (and always without `--perf_events`); that is no data, so it is filled.
+fn carries_counts(perf: &PerfStatistics) -> bool {
+    perf.duration.is_some_and(|d| d > 0.0)
 }
 
 #[cfg(test)]
