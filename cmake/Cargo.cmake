@@ -27,8 +27,10 @@ function(serenity_cargo_staticlib target)
   cmake_parse_arguments(ARG "" "FEATURES;AFTER" "" ${ARGN})
 
   set(features_flag)
+  set(features_text)
   if (ARG_FEATURES)
     set(features_flag --features ${ARG_FEATURES})
+    set(features_text " --features ${ARG_FEATURES}")
   endif ()
 
   file(GLOB_RECURSE rust_sources CONFIGURE_DEPENDS
@@ -53,7 +55,7 @@ function(serenity_cargo_staticlib target)
       ${SERENITY_WORKSPACE_DIR}/rust/core/Cargo.toml
       ${SERENITY_WORKSPACE_DIR}/rust/probe/Cargo.toml
       ${SERENITY_WORKSPACE_DIR}/rust/ffi/Cargo.toml
-    COMMENT "cargo build --release -p serenity-ffi ${features_flag}"
+    COMMENT "cargo build --release -p serenity-ffi${features_text}"
     USES_TERMINAL
     VERBATIM)
 
