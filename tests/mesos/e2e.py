@@ -544,7 +544,7 @@ def run_main(args, res, work, cgroups_root):
         recorder.send_signal(signal.SIGINT)
         recorder.wait(timeout=20)
         recorder = None
-        compare_record(args, res, work, record_out, est, qos, est_overrides, log)
+        compare_record(args, res, work, record_out, est, qos, est_overrides, log, t1)
 
         sched.teardown()
         sched = None
@@ -563,9 +563,11 @@ def run_main(args, res, work, cgroups_root):
         cluster.stop()
 
 
-def compare_record(args, res, work, record_out, est, qos, est_overrides, live_log):
+def compare_record(args, res, work, record_out, est, qos, est_overrides, live_log, steady_end):
     """Replays the recorded trace through the same pipelines and compares
-    its decisions with the live modules' log."""
+    its decisions with what the live modules logged: the estimate in force
+    at the end of the steady window (before the valve tests, whose operator
+    closes a trace cannot show), and the kill (which executor, when)."""
     lines = open(record_out).read().splitlines() if os.path.exists(record_out) else []
     if not res.check("serenity record wrote the real agent's usage", len(lines) >= 20,
                      "%d records" % len(lines)):
@@ -577,23 +579,53 @@ def compare_record(args, res, work, record_out, est, qos, est_overrides, live_lo
     if not res.check("the recorded trace replays through the same pipelines", out.returncode == 0,
                      out.stderr[-500:]):
         return
-    replay_kills = []
-    replay_slack = []
-    for line in out.stdout.splitlines():
-        rec = json.loads(line)
-        for c in rec.get("corrections", []) or []:
-            replay_kills.append(c.get("executor_id"))
-        if rec.get("slack") is not None:
-            replay_slack.append(rec["slack"].get("cpus", 0.0))
-    live_kills = re.findall(r"Serenity QoS controller: killing executor (\S+)", live_log)
-    res.check("replay kills the executor the live QoS controller killed",
-              set(live_kills) <= set(replay_kills) and set(replay_kills) <= set(live_kills),
-              "live %s, replay %s" % (sorted(set(live_kills)), sorted(set(replay_kills))))
-    res.figure("record vs live", {"records": len(lines), "live kills": live_kills,
-                                  "replay kills": replay_kills,
-                                  "replay max slack": max(replay_slack or [0])})
     with open(os.path.join(work, "replay.jsonl"), "w") as f:
         f.write(out.stdout)
+    replay_kills = []  # (day seconds, executor)
+    replay_slack = []  # (day seconds, cpus)
+    for line in out.stdout.splitlines():
+        rec = json.loads(line)
+        when = day_seconds(rec["timestamp"]) if rec.get("timestamp") else None
+        for c in rec.get("corrections") or []:
+            replay_kills.append((when, c.get("executor_id")))
+        if rec.get("pipeline") == "estimator" and when is not None:
+            replay_slack.append((when, (rec.get("slack") or {}).get("cpus", 0.0)))
+    live_kills, live_slack = [], []
+    for line in live_log.splitlines():
+        m = re.search(r"Serenity QoS controller: killing executor (\S+)", line)
+        if m:
+            live_kills.append((glog_seconds(line), m.group(1)))
+        m = re.search(r"Serenity estimator: new estimate: ([0-9.]+) cpus", line)
+        if m:
+            live_slack.append((glog_seconds(line), float(m.group(1))))
+
+    def in_force(series, t):
+        value = 0.0
+        for when, cpus in series:
+            if when <= t:
+                value = cpus
+        return value
+
+    at = day_seconds(steady_end)
+    live_before, replay_before = in_force(live_slack, at), in_force(replay_slack, at)
+    res.check("replay's estimate under steady load matches the live estimator's",
+              abs(live_before - replay_before) <= 0.1 + 1e-9,
+              "live %.2f cpus, replay %.2f (within one hysteresis band, 0.1)" % (
+                  live_before, replay_before))
+    res.check("replay kills the executor the live QoS controller killed, and only it",
+              bool(live_kills) and {e for _, e in live_kills} == {e for _, e in replay_kills},
+              "live %s, replay %s" % (sorted({e for _, e in live_kills}),
+                                      sorted({e for _, e in replay_kills})))
+    lead = (live_kills[0][0] - replay_kills[0][0]) if live_kills and replay_kills else None
+    res.figure("record vs live", {
+        "records": len(lines),
+        "estimate at the end of the steady window (live, replay)": (
+            live_before, round(replay_before, 3)),
+        "distinct estimates (live)": sorted({round(c, 3) for _, c in live_slack}),
+        "distinct estimates (replay)": sorted({round(c, 3) for _, c in replay_slack}),
+        "kills (live, replay)": ([e for _, e in live_kills], [e for _, e in replay_kills]),
+        "replay's kill earlier than live by (s)": None if lead is None else round(lead, 1),
+    })
 
 
 def run_bad_override(args, res, work, cgroups_root):
