@@ -64,6 +64,19 @@ Try<std::string> serialize(const mesos::ResourceUsage& usage);
 std::string describeValve(const serenity::ValveState& state);
 
 
+// The valve state of an Estimator or QoSController handle, or None when it
+// cannot be read.
+template <typename Handle>
+Option<serenity::ValveState> valveStateOf(const Handle& handle)
+{
+  serenity::ValveState state;
+  if (!handle.valveState(&state).ok()) {
+    return None();
+  }
+  return state;
+}
+
+
 // A /valve request: POST only (405 otherwise), `enabled=true|false` from
 // the query string, else from a form-urlencoded body (400 for anything
 // else). `set` sets the valve's operator switch (idempotent: it never

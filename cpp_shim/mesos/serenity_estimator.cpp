@@ -153,13 +153,7 @@ private:
         request,
         "Serenity estimator",
         [e](bool open) { return open ? e->openValve() : e->closeValve(); },
-        [e]() -> Option<serenity::ValveState> {
-          serenity::ValveState state;
-          if (!e->valveState(&state).ok()) {
-            return None();
-          }
-          return state;
-        });
+        [e]() { return valveStateOf(*e); });
   }
 
   double _slack_cpus() { return last.cpus; }

@@ -214,13 +214,7 @@ private:
         request,
         "Serenity QoS controller",
         [q](bool open) { return open ? q->openValve() : q->closeValve(); },
-        [q]() -> Option<serenity::ValveState> {
-          serenity::ValveState state;
-          if (!q->valveState(&state).ok()) {
-            return None();
-          }
-          return state;
-        });
+        [q]() { return valveStateOf(*q); });
   }
 
   double _last_corrections() { return static_cast<double>(lastCorrections); }
