@@ -194,7 +194,7 @@ pub fn score_pipeline(
         s.revoked_cpus = run_kills
             .iter()
             .filter_map(|(t, x)| truth.get(*t)?.as_ref()?.lent.get(x).copied())
-            .sum();
+            .fold(0.0, |a, b| a + b);
     }
     s
 }

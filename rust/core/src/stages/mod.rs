@@ -37,6 +37,7 @@ mod page_hinkley;
 mod pause_estimator;
 mod ranked_victims;
 mod seniority;
+mod starvation;
 #[cfg(test)]
 mod testkit;
 
@@ -53,6 +54,7 @@ pub use overload::OverloadParams;
 pub use page_hinkley::{PageHinkley, PageHinkleyParams};
 pub use ranked_victims::{Candidate, RankedVictimsParams};
 pub use seniority::SeniorityParams;
+pub use starvation::StarvationParams;
 
 /// What a stage builder may use besides its parameters.
 pub struct BuildContext {
@@ -167,6 +169,12 @@ pub const STAGE_TYPES: &[StageType] = &[
         kinds: QOS,
         summary: "one node-wide contention when Σ cpu usage > threshold × total cpus with best-effort work running",
         build: overload::build,
+    },
+    StageType {
+        name: "starvation",
+        kinds: QOS,
+        summary: "one node-wide contention when production executors wait on the run queue (or stall under CPU pressure) with best-effort work running",
+        build: starvation::build,
     },
     StageType {
         name: "drop_detector",
