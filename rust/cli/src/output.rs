@@ -142,6 +142,14 @@ impl Table {
     }
 }
 
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,13 +224,5 @@ mod tests {
         let mut t = Table::new(vec!["a".into(), "bb".into()]);
         t.push(vec!["long".into(), "x".into()]);
         assert_eq!(t.render(), "a     bb\n----  --\nlong  x\n");
-    }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
     }
 }

@@ -417,13 +417,13 @@ mod tests {
 
     /// A truth of `n` ticks with interference of event 0 by `aggressor` on
     /// the ticks of `on`; production leaves 2 CPUs idle.
-    fn truth_with(n: usize, on: &[std::ops::Range<usize>], aggressor: &str) -> Vec<Option<Truth>> {
+    fn truth_with(n: usize, on: &[(usize, usize)], aggressor: &str) -> Vec<Option<Truth>> {
         (0..n)
             .map(|t| {
-                let active = on.iter().any(|r| r.contains(&t));
+                let active = on.iter().any(|&(a, b)| (a..b).contains(&t));
                 Some(Truth {
                     interference: active,
-                    onset: on.iter().any(|r| r.start == t),
+                    onset: on.iter().any(|&(a, _)| a == t),
                     idle_cpus: 2.0,
                     prod_idle_cpus: 2.0,
                     interval_secs: 2.0,
@@ -484,7 +484,7 @@ mod tests {
 
     #[test]
     fn delay_counts_from_onset_to_the_first_aggressor_kill() {
-        let t = truth_with(100, &[40..60], "be-1");
+        let t = truth_with(100, &[(40, 60)], "be-1");
         let s = closed(&t, &lines(100, &[(43, "be-1")], None));
         assert_eq!((s.detected, s.missed, s.delays.clone()), (1, 0, vec![3]));
         assert_eq!(s.mean_delay, Some(3.0));
@@ -495,9 +495,9 @@ mod tests {
     fn every_burst_is_an_episode_detected_or_missed_on_its_own() {
         // Nine bursts of 4 ticks; the aggressor is killed at the onset of
         // the first eight (relaunched in between) and not in the ninth.
-        let bursts: Vec<_> = (0..9).map(|i| 20 + i * 20..24 + i * 20).collect();
+        let bursts: Vec<(usize, usize)> = (0..9).map(|i| (20 + i * 20, 24 + i * 20)).collect();
         let t = truth_with(300, &bursts, "be-1");
-        let kills: Vec<(usize, &str)> = bursts[..8].iter().map(|b| (b.start, "be-1")).collect();
+        let kills: Vec<(usize, &str)> = bursts[..8].iter().map(|b| (b.0, "be-1")).collect();
         let s = closed(&t, &lines(300, &kills, None));
         assert_eq!((s.episodes, s.detected, s.missed), (9, 8, 1));
         assert_eq!((s.true_kills, s.false_kills), (8, 0));
@@ -511,7 +511,7 @@ mod tests {
         // A 4-tick burst has a grace of one tick (0.25 × 4): a kill two
         // ticks after its end detects nothing, where a fixed 10-tick grace
         // would have counted it.
-        let t = truth_with(100, &[40..44], "be-1");
+        let t = truth_with(100, &[(40, 44)], "be-1");
         let s = closed(&t, &lines(100, &[(45, "be-1")], None));
         assert_eq!((s.detected, s.missed, s.false_kills), (0, 1, 1));
         let s = closed(&t, &lines(100, &[(44, "be-1")], None));
@@ -521,7 +521,7 @@ mod tests {
     #[test]
     fn every_false_kill_counts_each_time_in_closed_loop() {
         // The same innocent job named in three windows: three false kills.
-        let t = truth_with(10_000, &[40..60], "be-1");
+        let t = truth_with(10_000, &[(40, 60)], "be-1");
         let s = closed(
             &t,
             &lines(
@@ -541,7 +541,7 @@ mod tests {
 
     #[test]
     fn a_kill_of_an_innocent_after_the_episode_is_resolved_is_false_not_excused() {
-        let t = truth_with(100, &[40..60], "be-1");
+        let t = truth_with(100, &[(40, 60)], "be-1");
         let s = closed(&t, &lines(100, &[(42, "be-1"), (55, "be-2")], None));
         assert_eq!((s.true_kills, s.excused_kills, s.false_kills), (1, 0, 1));
         let o = open(&t, &lines(100, &[(42, "be-1"), (55, "be-2")], None));
@@ -588,7 +588,7 @@ mod tests {
 
     #[test]
     fn lent_capacity_later_revoked_is_counted_with_its_cpus() {
-        let mut t = truth_with(50, &[20..30], "be-1");
+        let mut t = truth_with(50, &[(20, 30)], "be-1");
         for tr in t.iter_mut().flatten() {
             tr.lent.insert("be-1".into(), 1.5);
         }
@@ -605,7 +605,7 @@ mod tests {
 
     #[test]
     fn aggregates_sum_counts_and_pool_delays() {
-        let t = truth_with(100, &[40..60], "be-1");
+        let t = truth_with(100, &[(40, 60)], "be-1");
         let a = closed(&t, &lines(100, &[(42, "be-1")], None));
         let b = closed(&t, &lines(100, &[(46, "be-1"), (80, "be-2")], None));
         let g = aggregate(&[&a, &b]).unwrap();
