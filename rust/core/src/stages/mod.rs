@@ -17,6 +17,7 @@ mod hysteresis;
 mod ignore_new_executors;
 mod kill_all;
 mod memory_slack;
+mod peak;
 mod pr_only;
 mod slack;
 mod subtract_best_effort_usage;
@@ -52,6 +53,7 @@ pub use cusum::{Cusum, CusumParams};
 pub use drop_detector::{Detection, DropAnalyzer, DropParams};
 pub use overload::OverloadParams;
 pub use page_hinkley::{PageHinkley, PageHinkleyParams};
+pub use peak::{PeakParams, WindowMax};
 pub use ranked_victims::{Candidate, RankedVictimsParams};
 pub use seniority::SeniorityParams;
 pub use starvation::StarvationParams;
@@ -108,6 +110,12 @@ pub const STAGE_TYPES: &[StageType] = &[
         kinds: BOTH,
         summary: "exponential moving average of a signal (regular or time-aware)",
         build: ema::build,
+    },
+    StageType {
+        name: "peak",
+        kinds: BOTH,
+        summary: "largest value of a signal over the last samples, plus a margin, per executor",
+        build: peak::build,
     },
     StageType {
         name: "slack",
