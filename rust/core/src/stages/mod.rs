@@ -112,17 +112,17 @@ pub const STAGE_TYPES: &[StageType] = &[
         build: ema::build,
     },
     StageType {
-        name: "peak",
-        kinds: BOTH,
-        summary: "largest value of a signal over the last samples, plus a margin, per executor",
-        build: peak::build,
-    },
-    StageType {
         name: "slack",
         kinds: ESTIMATOR,
         summary:
             "CPU slack: Σ(limit − usage) of selected executors, capped at fraction × total − usage",
         build: slack::build,
+    },
+    StageType {
+        name: "peak",
+        kinds: BOTH,
+        summary: "largest value of a signal over the last samples, plus a margin, per executor",
+        build: peak::build,
     },
     StageType {
         name: "utilization_threshold",
