@@ -207,11 +207,14 @@ impl UsageEnricher {
                 continue;
             };
             wanted.insert(id.clone());
-            let reader = self.starving.entry(id.clone()).or_insert_with(|| {
-                locate_container(&root, &self.settings.prefix, &id)
-                    .map(|files| GroupStarvation::new(files, "/proc"))
-            });
-            let Some(reader) = reader.as_mut() else {
+            // A container without a group yet is looked up again next tick
+            // (Mesos may create the group after it first reports the executor).
+            let slot = self.starving.entry(id.clone()).or_insert(None);
+            if slot.is_none() {
+                *slot = locate_container(&root, &self.settings.prefix, &id)
+                    .map(|files| GroupStarvation::new(files, "/proc"));
+            }
+            let Some(reader) = slot.as_mut() else {
                 let message = format!(
                     "container {id} has no cgroup under {}/{}: no starvation signals for it",
                     root.display(),
