@@ -12,6 +12,14 @@
 //!   `margin_fraction`) + `margin`;
 //! - the output appears from the first sample (the window is then just it);
 //! - state is per executor and dropped with it.
+//!
+//! With `scope = "node"` the envelope is taken of the node's sum instead:
+//! S = Σ x over the selected executors with a value, P = max(S over the
+//! last `window` ticks) × (1 + `margin_fraction`) + `margin`, and each
+//! executor's output is its share of it, x × P / S (x + (P − S) / n when
+//! S = 0), so that Σ output = P. Independent executors rarely peak together:
+//! the envelope of the sum is narrower than the sum of the envelopes, so
+//! less is held back for the same protection.
 
 use super::BuildContext;
 use crate::config::reader::{at_least_one, non_negative};
@@ -35,6 +43,9 @@ pub struct PeakParams {
     pub margin: f64,
     /// Added as a share of the peak (`margin_fraction`, default 0).
     pub margin_fraction: f64,
+    /// `executor` (default) or `node`: the envelope of each executor, or of
+    /// the selected executors' sum, shared out in proportion.
+    pub node_scope: bool,
 }
 
 /// The maximum over a sliding window of samples (a monotonic deque:
@@ -84,6 +95,7 @@ impl WindowMax {
 struct PeakStage {
     params: PeakParams,
     state: SlotMap<WindowMax>,
+    node: WindowMax,
 }
 
 pub(super) fn build(r: &mut ParamReader<'_, '_>, _ctx: &mut BuildContext) -> Box<dyn Stage> {
@@ -92,6 +104,7 @@ pub(super) fn build(r: &mut ParamReader<'_, '_>, _ctx: &mut BuildContext) -> Box
     let window = r.u64("window", 10, at_least_one);
     let margin = r.f64("margin", 0.0, non_negative);
     let margin_fraction = r.f64("margin_fraction", 0.0, non_negative);
+    let node_scope = r.choice("scope", "executor", &["executor", "node"]) == "node";
     let output = r.signal_out("output", &default_out);
     Box::new(PeakStage {
         params: PeakParams {
@@ -100,14 +113,37 @@ pub(super) fn build(r: &mut ParamReader<'_, '_>, _ctx: &mut BuildContext) -> Box
             window,
             margin,
             margin_fraction,
+            node_scope,
         },
         state: SlotMap::default(),
+        node: WindowMax::new(usize::try_from(window).unwrap_or(usize::MAX)),
     })
 }
 
 impl Stage for PeakStage {
     fn run(&mut self, tick: &mut Tick<'_>) -> Flow {
         let p = &self.params;
+        if p.node_scope {
+            let rows: Vec<(usize, f64)> = (0..tick.rows())
+                .filter(|&r| tick.state.selected[r])
+                .filter_map(|r| tick.signal(r, p.input).map(|x| (r, x)))
+                .collect();
+            if rows.is_empty() {
+                return Flow::Continue;
+            }
+            let sum: f64 = rows.iter().map(|(_, x)| x).sum();
+            let envelope = self.node.update(sum) * (1.0 + p.margin_fraction) + p.margin;
+            let n = rows.len() as f64;
+            for (row, x) in rows {
+                let out = if sum > 0.0 {
+                    x * envelope / sum
+                } else {
+                    x + (envelope - sum) / n
+                };
+                tick.state.signals.set(row, p.output, Some(out));
+            }
+            return Flow::Continue;
+        }
         for row in 0..tick.rows() {
             if !tick.state.selected[row] {
                 continue;
@@ -159,5 +195,34 @@ mod tests {
         assert!((run(2.0) - 3.1).abs() < 1e-12);
         assert!((run(1.0) - 3.1).abs() < 1e-12, "2.0 is still in the window");
         assert!((run(1.0) - 1.6).abs() < 1e-12, "2.0 left the window");
+    }
+
+    #[test]
+    fn the_node_envelope_is_shared_out_in_proportion_and_sums_to_the_peak_of_the_sum() {
+        let mut p = pipeline(
+            "kind = \"estimator\"\n[[stage]]\ntype = \"peak\"\nscope = \"node\"\nwindow = 2\n",
+        );
+        let snap = snapshot(&[pr("a", 4.0), pr("b", 4.0)], Some(8.0), 10.0);
+        let mut run = |a: f64, b: f64| {
+            p.tick_injecting(&snap, |t, n| {
+                set(t, n, 0, "cpu_usage", a);
+                set(t, n, 1, "cpu_usage", b);
+            });
+            let id = p.signals().lookup("cpu_usage_peak").unwrap();
+            let s = p.last_signals();
+            (s.get(0, id).unwrap(), s.get(1, id).unwrap())
+        };
+        // Each executor peaks on a different tick; the sum never exceeds 3.
+        assert_eq!(run(2.0, 1.0), (2.0, 1.0));
+        let (a, b) = run(1.0, 2.0);
+        assert!((a + b - 3.0).abs() < 1e-12, "{a} + {b}");
+        assert!((a - 1.0).abs() < 1e-12 && (b - 2.0).abs() < 1e-12);
+        // The busier tick 3 sets the envelope at 4 for the quieter tick 4.
+        run(2.0, 2.0);
+        let (a, b) = run(1.0, 1.0);
+        assert!(
+            (a - 2.0).abs() < 1e-12 && (b - 2.0).abs() < 1e-12,
+            "{a}, {b}"
+        );
     }
 }
