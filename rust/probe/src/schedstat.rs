@@ -169,6 +169,8 @@ impl RunqueueDelay {
                         || e.raw_os_error() == Some(libc::ESRCH) =>
                 {
                     self.vanished_tasks += 1;
+                    log::debug!(target: "serenity",
+                        "task {tid} of {} exited before its schedstat was read; skipped", tasks_file.display());
                 }
                 Err(e) => log::warn!(target: "serenity",
                     "skipping task {tid} of {}: cannot read {}: {e}", tasks_file.display(), path.display()),
