@@ -1,22 +1,29 @@
 #!/usr/bin/env bash
-# Scores pipelines on the scenario suite: for every scenario of
-# tests/scenarios/ and every run, simulate -> replay -> score, and print one
-# Markdown tables, one for QoS pipelines and one for estimators
-# (docs/benchmarks.md, "Scenario scores").
+# Scores pipelines on the scenario suite, closed loop: for every scenario of
+# tests/scenarios/ and every run, simulate with the run's pipelines inside
+# the loop (their kills remove executors, their slack admits best-effort
+# work), score the trace, and print Markdown tables: per scenario, then the
+# aggregate over the suite, for QoS pipelines and for estimators
+# (docs/benchmarks.md, "Scenario scores"). Everything is seeded: the same
+# binary and files give the same tables.
 #
 # Usage: scripts/score-suite.sh [RUN ...]
-#   A RUN is a comma-separated list of pipeline files replayed together (an
+#   A RUN is a comma-separated list of pipeline files run together (an
 #   estimator and a QoS pipeline are linked as on the agent). Default runs:
 #     pipelines/estimator.toml,pipelines/qos.toml
 #     pipelines/estimator.toml,pipelines/qos-cusum.toml
 #     pipelines/qos-load-baseline.toml
 #     pipelines/estimator-reclaim.toml,pipelines/qos-cusum.toml
+#     pipelines/estimator-reclaim.toml,pipelines/qos-starvation.toml
+#     pipelines/estimator-safe.toml,pipelines/qos-starvation.toml
 #     pipelines/estimator.toml
 #     pipelines/estimator-conservative.toml
 #     pipelines/estimator-reclaim.toml
+#     pipelines/estimator-safe.toml
 #   A run whose files are missing, or do not build with this binary (e.g. a
-#   stage type not merged yet), is skipped and listed under the table.
-# Env: SERENITY=path/to/serenity (default: builds target/release/serenity).
+#   stage type not merged yet), is skipped and listed under the tables.
+# Env: SERENITY=path/to/serenity (default: builds target/release/serenity);
+#      SCORE_ARGS: extra `serenity score` options (e.g. --period-ticks 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +31,7 @@ bin=${SERENITY:-target/release/serenity}
 if [ -z "${SERENITY:-}" ]; then
   cargo build --release --quiet -p serenity-cli
 fi
+read -r -a score_args <<<"${SCORE_ARGS:-}"
 
 if [ $# -gt 0 ]; then
   runs=("$@")
@@ -33,9 +41,12 @@ else
     "pipelines/estimator.toml,pipelines/qos-cusum.toml"
     "pipelines/qos-load-baseline.toml"
     "pipelines/estimator-reclaim.toml,pipelines/qos-cusum.toml"
+    "pipelines/estimator-reclaim.toml,pipelines/qos-starvation.toml"
+    "pipelines/estimator-safe.toml,pipelines/qos-starvation.toml"
     "pipelines/estimator.toml"
     "pipelines/estimator-conservative.toml"
     "pipelines/estimator-reclaim.toml"
+    "pipelines/estimator-safe.toml"
   )
 fi
 
@@ -63,28 +74,43 @@ for run in "${runs[@]}"; do
   fi
 done
 
-for scenario in tests/scenarios/*.toml; do
-  name=$(basename "$scenario" .toml)
-  "$bin" -q simulate --scenario "$scenario" --out "$tmp/$name.jsonl"
-  for run in "${usable[@]}"; do
-    IFS=, read -r -a files <<<"$run"
-    args=()
-    for f in "${files[@]}"; do args+=(--pipeline "$f"); done
-    "$bin" -q replay "${args[@]}" --output jsonl "$tmp/$name.jsonl" >"$tmp/result.jsonl"
-    for kind in qos estimator; do
-      "$bin" -q score "$tmp/$name.jsonl" "$tmp/result.jsonl" --output markdown --kind $kind --label "$name" >>"$tmp/rows-$kind.md"
-    done
+header() { # kind
+  "$bin" -q score "$1" --output markdown --kind "$2" --header "${score_args[@]}" | head -2
+}
+
+first=""
+for i in "${!usable[@]}"; do
+  run=${usable[$i]}
+  IFS=, read -r -a files <<<"$run"
+  args=()
+  for f in "${files[@]}"; do args+=(--pipeline "$f"); done
+  mkdir -p "$tmp/run$i"
+  for scenario in tests/scenarios/*.toml; do
+    name=$(basename "$scenario" .toml)
+    "$bin" -q simulate --scenario "$scenario" "${args[@]}" --out "$tmp/run$i/$name.jsonl"
+  done
+  traces=("$tmp/run$i"/*.jsonl)
+  first=${first:-${traces[0]}}
+  for kind in qos estimator; do
+    "$bin" -q score "${traces[@]}" --output markdown --kind $kind "${score_args[@]}" >>"$tmp/rows-$kind.md"
+    "$bin" -q score "${traces[@]}" --aggregate --output markdown --kind $kind "${score_args[@]}" \
+      | grep '^| \*\*all\*\* ' >>"$tmp/all-$kind.md" || true
   done
 done
 
 for kind in qos estimator; do
   if [ -s "$tmp/rows-$kind.md" ]; then
+    if [ $kind = qos ]; then title="QoS pipelines"; else title="Estimators"; fi
     echo
-    if [ $kind = qos ]; then echo "QoS pipelines:"; else echo "Estimators:"; fi
+    echo "$title, closed loop, whole suite:"
     echo
-    # The header comes from the binary so that it always matches the rows.
-    "$bin" -q score "$tmp/$name.jsonl" "$tmp/result.jsonl" --output markdown --kind $kind --header | head -2
-    cat "$tmp/rows-$kind.md"
+    header "$first" $kind
+    cat "$tmp/all-$kind.md"
+    echo
+    echo "$title, closed loop, per scenario:"
+    echo
+    header "$first" $kind
+    sort -t'|' -k2,2 -s "$tmp/rows-$kind.md"
   fi
 done
 

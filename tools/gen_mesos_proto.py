@@ -47,8 +47,18 @@ KEEP = {
     "mesos.TcpStatistics": ("TcpStatistics", None),
     "mesos.UdpStatistics": ("UdpStatistics", None),
 }
-# Fields newer than the 1.7.2 schema that Mesos 1.11 carries.
-EXTRA = {"mesos.ResourceStatistics": [(45, "cpus_soft_limit", 1, 1, None)]}
+# Fields newer than the 1.7.2 schema that Mesos 1.11 carries, and
+# Serenity's own starvation totals (tags 1001-1004, which no Mesos release
+# uses; Mesos never sets them, the probe's enricher and the node agent do):
+# cumulative seconds waiting on the run queue (Σ over the group's tasks,
+# /proc/<pid>/schedstat) and of PSI `some` stall time (cpu, memory, io).
+EXTRA = {"mesos.ResourceStatistics": [
+    (45, "cpus_soft_limit", 1, 1, None),
+    (1001, "serenity_runqueue_delay_secs", 1, 1, None),
+    (1002, "serenity_cpu_pressure_some_secs", 1, 1, None),
+    (1003, "serenity_mem_pressure_some_secs", 1, 1, None),
+    (1004, "serenity_io_pressure_some_secs", 1, 1, None),
+]}
 
 SCALAR = {1: ("double", "f64", "f64"), 2: ("float", "f32", "f32"), 3: ("int64", "i64", "i64"),
           4: ("uint64", "u64", "u64"), 5: ("int32", "i32", "i32"), 8: ("bool", "bool", "bool"),

@@ -14,7 +14,15 @@
 //! | allocated `cpus` | the CFS limit (quota / period), else the shares- (v1) or weight-derived (v2) CPUs |
 //! | allocated `mem` | the hard memory limit, else the soft limit, in MiB |
 //! | revocable | the group is under the best-effort prefix |
-//! | statistics | `CgroupSample::to_statistics()`, plus `perf` |
+//! | statistics | `CgroupSample::to_statistics()`, plus `perf` and the starvation totals |
+//!
+//! Starvation totals (the `runqueue_delay`, `cpu_pressure`, `mem_pressure`
+//! and `io_pressure` signals): each group's run-queue delay, summed over its
+//! tasks' `/proc/<tid>/schedstat` and kept monotonic while tasks come and go,
+//! and on cgroup v2 its PSI `some` totals (`cpu.pressure`, `memory.pressure`,
+//! `io.pressure`); see `serenity_probe::starvation`. A reader is kept per
+//! group while it exists; the first tick of a group has a run-queue total of
+//! 0 and no rate yet.
 //!
 //! Perf counters (task-clock always, hardware events where the host has a
 //! PMU) are opened once per group and kept open while the group exists: on
@@ -29,7 +37,7 @@ use crate::groups::{Group, GroupKind, Layout};
 use serenity_core::model::build::{usage, ExecutorSpec};
 use serenity_core::model::proto::ResourceUsage;
 use serenity_probe::{cgroup_mounts, perf_event_mount, CgroupSample, CgroupV1, CgroupV2};
-use serenity_probe::{PerfSampler, ProbeError};
+use serenity_probe::{GroupFiles, GroupStarvation, PerfSampler, ProbeError};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -57,6 +65,7 @@ pub struct Sampler {
     perf: bool,
     user_hz: f64,
     slots: HashMap<PathBuf, PerfSlot>,
+    starving: HashMap<PathBuf, GroupStarvation>,
     said: HashSet<String>,
 }
 
@@ -78,6 +87,7 @@ impl Sampler {
             perf,
             user_hz: serenity_probe::host::user_hz(),
             slots: HashMap::new(),
+            starving: HashMap::new(),
             said: HashSet::new(),
         }
     }
@@ -116,6 +126,7 @@ impl Sampler {
             if let Some(root) = &perf_root {
                 statistics.perf = self.perf_sample(root, group);
             }
+            self.starvation(group, &mut statistics);
             let cpus = sample
                 .cpus_limit
                 .or(sample.cpus_soft_limit)
@@ -140,6 +151,8 @@ impl Sampler {
         let present: HashSet<&Path> = kept.iter().map(|g| g.path.as_path()).collect();
         self.slots
             .retain(|path, _| present.contains(path.as_path()));
+        self.starving
+            .retain(|path, _| present.contains(path.as_path()));
         Sampled {
             usage: usage(total_cpus, total_mem_mib, &specs),
             groups: kept,
@@ -156,6 +169,45 @@ impl Sampler {
                     .read(&group.name)
             }
             _ => CgroupV2::new(&self.layout.root).read(&group.path),
+        }
+    }
+
+    /// Adds the group's starvation totals to `statistics`; a group whose
+    /// files are gone loses its reader (the next tick starts afresh).
+    fn starvation(
+        &mut self,
+        group: &Group,
+        statistics: &mut serenity_core::model::proto::ResourceStatistics,
+    ) {
+        let files = match self.layout.version {
+            CgroupVersion::V1 => {
+                let parent = group.path.parent().unwrap_or(Path::new(""));
+                let v1 = CgroupV1::new(&self.layout.root, parent);
+                match v1
+                    .group_dir("cpu", &group.name)
+                    .or_else(|| v1.group_dir("cpuacct", &group.name))
+                {
+                    Some(dir) => GroupFiles::V1Tasks(dir.join("tasks")),
+                    None => return,
+                }
+            }
+            _ => GroupFiles::V2(self.layout.root.join(&group.path)),
+        };
+        let reader = self
+            .starving
+            .entry(group.path.clone())
+            .or_insert_with(|| GroupStarvation::new(files, "/proc"));
+        match reader.read() {
+            Ok(totals) => totals.fill(statistics),
+            Err(e) => {
+                self.starving.remove(&group.path);
+                if !e.is_vanished() {
+                    self.once(
+                        log::Level::Warn,
+                        format!("no starvation totals for group {}: {e}", group.path_str()),
+                    );
+                }
+            }
         }
     }
 

@@ -41,6 +41,7 @@ fn missing_perf_is_filled_from_the_container_group_and_agent_perf_wins() {
         cgroup_root: ROOT.into(),
         prefix: prefix.clone(),
         perf_interval_secs: 0.5,
+        starvation: false,
     };
     let mut enricher = UsageEnricher::new(&settings);
     let agent_perf = PerfStatistics {

@@ -63,17 +63,25 @@ cleanly. Failed polls are logged and retried with exponential backoff
 (capped at 8 × the interval).")]
     Record(RecordArgs),
     /// Generate a synthetic, labelled usage trace from a scenario file.
-    #[command(after_help = "Example:
+    #[command(after_help = "Examples:
   serenity simulate --scenario tests/scenarios/ipc-step-drop.toml --out /tmp/ipc-step.jsonl
+  serenity simulate --scenario tests/scenarios/ipc-step-drop.toml \\
+      -p pipelines/estimator.toml -p pipelines/qos.toml --out /tmp/closed.jsonl
+  serenity score /tmp/closed.jsonl
 
 Each record is a ResourceUsage (JSON Lines) plus a `truth` key with the
-ground truth (interference, onset, idle cpus, aggressors); replay ignores it.")]
+ground truth (interference, onset, idle cpus, aggressors); replay ignores it.
+With --pipeline the simulation is closed loop and each record also has
+`actions`: what each pipeline did on that tick.")]
     Simulate(SimulateArgs),
-    /// Score a replay result against a simulated trace's ground truth.
-    #[command(after_help = "Example:
+    /// Score closed-loop simulations, or a replay of a simulated trace.
+    #[command(after_help = "Examples:
+  serenity simulate --scenario tests/scenarios/ipc-step-drop.toml -p pipelines/qos.toml --out c.jsonl
+  serenity score c.jsonl                      # closed loop: the trace holds the actions
+  serenity score --output markdown --aggregate a.jsonl b.jsonl
   serenity simulate --scenario tests/scenarios/ipc-step-drop.toml --out t.jsonl
   serenity replay --pipeline pipelines/qos.toml --output jsonl t.jsonl > r.jsonl
-  serenity score t.jsonl r.jsonl
+  serenity score t.jsonl --result r.jsonl     # open loop (flattering rules, docs/replay.md)
 
 Reports detection delay, false kills per 10 000 ticks, missed events and
 slack reclaimed versus the true idle capacity (docs/benchmarks.md).")]
@@ -176,6 +184,14 @@ pub struct SimulateArgs {
     /// The scenario file (TOML; see tests/scenarios/).
     #[arg(long, value_name = "FILE")]
     pub scenario: PathBuf,
+    /// Closed loop: run this pipeline inside the simulation (repeat; an
+    /// estimator and a QoS pipeline are linked as on the agent). Its kills
+    /// remove executors and its slack admits best-effort work.
+    #[arg(long = "pipeline", short = 'p', value_name = "FILE")]
+    pub pipelines: Vec<PathBuf>,
+    /// Override a pipeline parameter, as for `replay`.
+    #[arg(long = "set", value_name = "[PIPELINE:]STAGE.KEY=VALUE")]
+    pub sets: Vec<String>,
     /// The trace file to write (JSON Lines).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
@@ -206,17 +222,28 @@ impl ScoreKind {
 /// `serenity score`.
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
-    /// The simulated trace (with `truth`).
-    #[arg(value_name = "TRACE")]
-    pub trace: PathBuf,
-    /// The replay output (`serenity replay --output jsonl`).
-    #[arg(value_name = "RESULT.jsonl")]
-    pub result: PathBuf,
-    /// Ticks after an event's scripted end during which its detection still
-    /// counts (smoothing delays every detector a little).
+    /// Simulated traces (with `truth`): closed-loop ones carry the actions;
+    /// with --result, exactly one open-loop trace.
+    #[arg(value_name = "TRACE", required = true)]
+    pub traces: Vec<PathBuf>,
+    /// Open loop: the replay output (`serenity replay --output jsonl`) of TRACE.
+    #[arg(long, value_name = "RESULT.jsonl")]
+    pub result: Option<PathBuf>,
+    /// Grace after an episode's end within which a kill still detects it,
+    /// as a fraction of the episode's length.
+    #[arg(long, default_value_t = 0.25)]
+    pub grace_fraction: f64,
+    /// Longest grace, ticks (open loop: the grace itself).
     #[arg(long, default_value_t = 10)]
     pub grace_ticks: usize,
-    /// A label for the first column (e.g. the scenario's name).
+    /// Ticks an estimate is in force (over-lending is judged against
+    /// production's need over this period).
+    #[arg(long, default_value_t = 1)]
+    pub period_ticks: usize,
+    /// Also print one aggregate row per pipeline over all TRACEs.
+    #[arg(long)]
+    pub aggregate: bool,
+    /// A label for the first column (default: each trace's file stem).
     #[arg(long)]
     pub label: Option<String>,
     /// With --output markdown: also print the table header (of --kind;

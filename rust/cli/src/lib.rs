@@ -4,7 +4,8 @@
 //! [`check`] validates pipeline files, [`replay`] runs pipelines over a trace
 //! (with [`output`] for its table and JSON Lines, and [`plot`] for its
 //! picture), [`record`] polls a live Mesos agent, [`simulate`] writes
-//! synthetic labelled traces that [`score`] grades a replay against, and
+//! synthetic labelled traces, open or closed loop, that [`score`] grades
+//! (both thin over the `serenity-sim` crate), and
 //! [`bench`] measures the per-tick cost. `serenity agent` is the node agent
 //! of the `serenity-agent` crate (Linux only).
 #![forbid(unsafe_code)]
@@ -21,7 +22,9 @@ pub mod record;
 pub mod replay;
 pub mod score;
 pub mod simulate;
-pub mod truth;
+
+/// Ground truth of simulated traces (from `serenity-sim`).
+pub use serenity_sim::truth;
 
 /// A failure that should end the command with exit code 1 after printing
 /// its lines (already formatted, e.g. every configuration problem) on stderr.

@@ -35,7 +35,19 @@ struct Slot {
     prev_cpu: Option<(f64, f64)>,
     /// (nr_periods, nr_throttled) of the previous sample.
     prev_throttle: Option<(u32, u32)>,
+    /// (timestamp, cumulative seconds) of the previous sample of each
+    /// starvation total, in the order of [`STARVATION`].
+    prev_starvation: [Option<(f64, f64)>; 4],
 }
+
+/// The starvation totals: (signal, what it is, whether it is a share of
+/// time capped at 1), in the order of `Slot::prev_starvation`.
+const STARVATION: [(crate::signal::SignalId, &str, bool); 4] = [
+    (builtin::RUNQUEUE_DELAY, "run-queue delay", false),
+    (builtin::CPU_PRESSURE, "CPU pressure stall time", true),
+    (builtin::MEM_PRESSURE, "memory pressure stall time", true),
+    (builtin::IO_PRESSURE, "IO pressure stall time", true),
+];
 
 /// A note the registry makes while ingesting a tick (logged by the pipeline).
 #[derive(Debug, Clone, PartialEq)]
@@ -180,6 +192,7 @@ impl ExecutorRegistry {
                     last_seen_tick: 0,
                     prev_cpu: None,
                     prev_throttle: None,
+                    prev_starvation: [None; 4],
                 });
                 (self.slots.len() - 1) as u32
             }
@@ -192,6 +205,7 @@ impl ExecutorRegistry {
         s.last_seen_tick = self.tick;
         s.prev_cpu = None;
         s.prev_throttle = None;
+        s.prev_starvation = [None; 4];
         self.index.insert(key.clone(), slot);
         ExecutorRef {
             slot,
@@ -315,6 +329,46 @@ impl ExecutorRegistry {
             slot.prev_throttle = Some((p, th));
         }
 
+        // Starvation totals (cumulative seconds): rates, as for CPU time.
+        let totals = [
+            stats.serenity_runqueue_delay_secs,
+            stats.serenity_cpu_pressure_some_secs,
+            stats.serenity_mem_pressure_some_secs,
+            stats.serenity_io_pressure_some_secs,
+        ];
+        for (k, total) in totals.into_iter().enumerate() {
+            let (signal, what, share) = STARVATION[k];
+            let (Some(t), Some(total)) = (ts, total.filter(|v| v.is_finite() && *v >= 0.0)) else {
+                continue;
+            };
+            match slot.prev_starvation[k] {
+                Some((pt, _)) if t <= pt => {
+                    // The same sample again keeps the older one; a sample
+                    // from the past restarts (the CPU path logs it).
+                    if t < pt {
+                        slot.prev_starvation[k] = Some((t, total));
+                    }
+                }
+                Some((_, ptotal)) if total < ptotal => {
+                    self.notes.push(IngestNote {
+                        row,
+                        message: format!(
+                            "executor {}: {what} went backwards ({ptotal:.6} s -> {total:.6} s, counter reset?); no {} this tick",
+                            view.key,
+                            snapshot_signal_name(signal)
+                        ),
+                    });
+                    slot.prev_starvation[k] = Some((t, total));
+                }
+                Some((pt, ptotal)) => {
+                    let rate = (total - ptotal) / (t - pt);
+                    out.set(row, signal, Some(if share { rate.min(1.0) } else { rate }));
+                    slot.prev_starvation[k] = Some((t, total));
+                }
+                None => slot.prev_starvation[k] = Some((t, total)),
+            }
+        }
+
         // Perf counters are per perf window: no differencing.
         if let Some(perf) = stats.perf.as_ref() {
             let cycles = perf.cycles.map(|v| v as f64);
@@ -337,6 +391,10 @@ impl ExecutorRegistry {
             }
         }
     }
+}
+
+fn snapshot_signal_name(id: crate::signal::SignalId) -> &'static str {
+    crate::signal::BUILTIN_SIGNALS[id.index()].0
 }
 
 /// Per-executor state of a stage, indexed by [`ExecutorRef`]. An entry whose
@@ -400,5 +458,92 @@ impl<T> SlotMap<T> {
     /// Number of entries allocated (bounded by the registry's slot count).
     pub fn capacity(&self) -> usize {
         self.entries.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::build::{usage, ExecutorSpec};
+    use crate::signal::SignalNames;
+
+    /// Ingests one sample of executor `web` with the given starvation totals
+    /// and returns the table.
+    fn ingest(reg: &mut ExecutorRegistry, t: f64, totals: [Option<f64>; 4]) -> SignalTable {
+        let e = ExecutorSpec::new("f", "web", false, 4.0, 1024.0)
+            .cpu(t, t)
+            .starvation(totals[0], totals[1], totals[2], totals[3]);
+        let snap = Snapshot::new(usage(8.0, 4096.0, &[e]));
+        let mut table = SignalTable::default();
+        table.reset(1, SignalNames::default().len());
+        reg.ingest(&snap, &mut table);
+        table
+    }
+
+    #[test]
+    fn starvation_signals_are_rates_of_the_cumulative_totals() {
+        let mut reg = ExecutorRegistry::new(2);
+        let first = ingest(
+            &mut reg,
+            100.0,
+            [Some(1.0), Some(2.0), Some(0.5), Some(0.0)],
+        );
+        assert_eq!(
+            first.get(0, builtin::RUNQUEUE_DELAY),
+            None,
+            "no rate from one sample"
+        );
+        let t = ingest(
+            &mut reg,
+            102.0,
+            [Some(2.0), Some(2.5), Some(0.6), Some(0.0)],
+        );
+        let close = |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() < 1e-9);
+        assert!(close(t.get(0, builtin::RUNQUEUE_DELAY), 0.5));
+        assert!(close(t.get(0, builtin::CPU_PRESSURE), 0.25));
+        assert!(close(t.get(0, builtin::MEM_PRESSURE), 0.05));
+        assert!(close(t.get(0, builtin::IO_PRESSURE), 0.0));
+    }
+
+    #[test]
+    fn a_starvation_total_going_backwards_gives_no_value_and_a_note() {
+        let mut reg = ExecutorRegistry::new(2);
+        ingest(&mut reg, 100.0, [Some(5.0), Some(5.0), None, None]);
+        let t = ingest(&mut reg, 101.0, [Some(1.0), Some(5.5), None, None]);
+        assert_eq!(t.get(0, builtin::RUNQUEUE_DELAY), None);
+        assert!(t.get(0, builtin::CPU_PRESSURE).is_some());
+        assert!(
+            reg.notes()
+                .iter()
+                .any(|n| n.message.contains("run-queue delay went backwards")),
+            "{:?}",
+            reg.notes()
+        );
+        // The next sample is measured from the reset value.
+        let t = ingest(&mut reg, 102.0, [Some(1.5), Some(6.0), None, None]);
+        assert!((t.get(0, builtin::RUNQUEUE_DELAY).unwrap() - 0.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_stall_share_is_capped_at_one_and_bad_totals_are_ignored() {
+        let mut reg = ExecutorRegistry::new(2);
+        ingest(
+            &mut reg,
+            100.0,
+            [Some(f64::NAN), Some(0.0), Some(-1.0), None],
+        );
+        // Jitter between the stall clock and the sample clock can overshoot.
+        let t = ingest(&mut reg, 101.0, [Some(1.0), Some(1.02), Some(1.0), None]);
+        assert_eq!(t.get(0, builtin::CPU_PRESSURE), Some(1.0));
+        assert_eq!(
+            t.get(0, builtin::RUNQUEUE_DELAY),
+            None,
+            "NaN never started a rate"
+        );
+        assert_eq!(
+            t.get(0, builtin::MEM_PRESSURE),
+            None,
+            "a negative total is ignored"
+        );
     }
 }

@@ -58,6 +58,22 @@ pub const BUILTIN_SIGNALS: &[(&str, &str)] = &[
         "age_secs",
         "seconds since the executor was first seen (sample time)",
     ),
+    (
+        "runqueue_delay",
+        "Δserenity_runqueue_delay_secs / Δtimestamp: seconds its tasks waited on a run queue per second (CPUs of runnable work not running)",
+    ),
+    (
+        "cpu_pressure",
+        "Δserenity_cpu_pressure_some_secs / Δtimestamp: share of time some task stalled waiting for CPU (PSI some, 0..1)",
+    ),
+    (
+        "mem_pressure",
+        "Δserenity_mem_pressure_some_secs / Δtimestamp: share of time some task stalled on memory (PSI some, 0..1)",
+    ),
+    (
+        "io_pressure",
+        "Δserenity_io_pressure_some_secs / Δtimestamp: share of time some task stalled on IO (PSI some, 0..1)",
+    ),
 ];
 
 /// Ids of the built-in signals, in the order of [`BUILTIN_SIGNALS`].
@@ -89,6 +105,14 @@ pub mod builtin {
     pub const CACHE_MISSES_PER_SEC: SignalId = SignalId(11);
     /// seconds since first seen.
     pub const AGE_SECS: SignalId = SignalId(12);
+    /// run-queue wait, seconds per second.
+    pub const RUNQUEUE_DELAY: SignalId = SignalId(13);
+    /// PSI cpu `some`, share of time.
+    pub const CPU_PRESSURE: SignalId = SignalId(14);
+    /// PSI memory `some`, share of time.
+    pub const MEM_PRESSURE: SignalId = SignalId(15);
+    /// PSI io `some`, share of time.
+    pub const IO_PRESSURE: SignalId = SignalId(16);
 }
 
 /// The names known to a pipeline: the built-ins, then every signal a stage

@@ -107,13 +107,14 @@ fn probe_table_is_read_and_its_keys_are_checked() {
     let p = build_pipeline("p.toml", ok, &[], BuildOptions::default()).unwrap();
     let probe = p.probe().unwrap();
     assert!(probe.perf);
+    assert!(probe.starvation, "starvation totals are on by default");
     assert_eq!(probe.cgroup_root, "/sys/fs/cgroup");
     let bad = "kind = \"qos\"\n[[stage]]\ntype = \"valve\"\n[probe]\nperf = 1\nroot = \"/x\"\n";
     assert_eq!(
         errors(bad, &[]),
         vec![
             "p.toml:5:8: `probe.perf` = 1: must be true or false, found an integer",
-            "p.toml:6:1: `probe.root` = \"/x\": unknown key (this stage takes: cgroup_root, perf, perf_interval_secs, prefix)",
+            "p.toml:6:1: `probe.root` = \"/x\": unknown key (this stage takes: cgroup_root, perf, perf_interval_secs, prefix, starvation)",
         ]
     );
 }

@@ -177,11 +177,19 @@ pub(crate) fn build(
     let valve = pipeline.valve().clone();
     let has_valve_stage = pipeline.has_valve();
     #[cfg(target_os = "linux")]
-    let enricher = pipeline.probe().filter(|p| p.perf).map(|settings| {
+    let enricher = pipeline
+        .probe()
+        .filter(|p| p.perf || p.starvation)
+        .map(|settings| {
         log::info!(
             target: "serenity",
-            "[{}] keeps per-container perf counters under {} (prefix {}) for executors the agent reports no perf statistics for",
+            "[{}] adds {} from the containers' groups under {} (prefix {}) where the agent reports none",
             pipeline.name(),
+            match (settings.perf, settings.starvation) {
+                (true, true) => "perf counters and starvation totals (run-queue delay, PSI)",
+                (true, false) => "perf counters",
+                _ => "starvation totals (run-queue delay, PSI)",
+            },
             settings.cgroup_root,
             settings.prefix
         );

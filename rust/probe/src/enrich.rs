@@ -19,7 +19,16 @@
 //!   reuses the latest interval.
 //! - Unsupported events are reported once by the probe; other problems are
 //!   logged once per container.
+//!
+//! With `[probe] starvation = true` (the default) it also fills Serenity's
+//! starvation totals of each container ([`crate::starvation`]): run-queue
+//! delay summed over the container's tasks and, on cgroup v2, its PSI
+//! `some` totals, found with [`crate::locate_container`] under
+//! `cgroup_root`/`prefix`; fields the agent supplied are kept. A container
+//! without a group gets none (said once); its state is dropped when it
+//! leaves the usage.
 
+use crate::starvation::{locate_container, GroupStarvation};
 use crate::{ensure_perf_event_hierarchy, PerfSampler};
 use serenity_core::model::proto::{PerfStatistics, ResourceUsage};
 use serenity_core::ProbeSettings;
@@ -43,6 +52,7 @@ pub struct UsageEnricher {
     root: Option<PathBuf>,
     root_failed_at: Option<Instant>,
     containers: HashMap<String, Container>,
+    starving: HashMap<String, Option<GroupStarvation>>,
     said: HashSet<String>,
 }
 
@@ -65,6 +75,7 @@ impl UsageEnricher {
             root: None,
             root_failed_at: None,
             containers: HashMap::new(),
+            starving: HashMap::new(),
             said: HashSet::new(),
         }
     }
@@ -123,6 +134,9 @@ impl UsageEnricher {
     /// statistics have no perf yet; opens and drops counters as containers
     /// come and go. Does nothing when `[probe] perf = false`.
     pub fn enrich(&mut self, usage: &mut ResourceUsage) {
+        if self.settings.starvation {
+            self.enrich_starvation(usage);
+        }
         if !self.settings.perf {
             return;
         }
@@ -179,6 +193,50 @@ impl UsageEnricher {
             }
         }
         self.containers.retain(|id, _| wanted.contains(id));
+    }
+
+    /// How many containers have starvation readers.
+    pub fn starvation_containers(&self) -> usize {
+        self.starving.values().filter(|g| g.is_some()).count()
+    }
+
+    fn enrich_starvation(&mut self, usage: &mut ResourceUsage) {
+        let root = PathBuf::from(&self.settings.cgroup_root);
+        let mut wanted = HashSet::new();
+        for executor in &mut usage.executors {
+            let Some(id) = executor.container_id.as_ref().and_then(|c| c.value.clone()) else {
+                continue;
+            };
+            wanted.insert(id.clone());
+            // A container without a group yet is looked up again next tick
+            // (Mesos may create the group after it first reports the executor).
+            let slot = self.starving.entry(id.clone()).or_insert(None);
+            if slot.is_none() {
+                *slot = locate_container(&root, &self.settings.prefix, &id)
+                    .map(|files| GroupStarvation::new(files, "/proc"));
+            }
+            let Some(reader) = slot.as_mut() else {
+                let message = format!(
+                    "container {id} has no cgroup under {}/{}: no starvation signals for it",
+                    root.display(),
+                    self.settings.prefix
+                );
+                if self.said.insert(message.clone()) {
+                    log::info!(target: "serenity", "{message}");
+                }
+                continue;
+            };
+            match reader.read() {
+                Ok(totals) => totals.fill(executor.statistics.get_or_insert_with(Default::default)),
+                Err(e) => {
+                    if !e.is_vanished() {
+                        log::warn!(target: "serenity", "starvation totals of container {id}: {e}");
+                    }
+                    self.starving.remove(&id);
+                }
+            }
+        }
+        self.starving.retain(|id, _| wanted.contains(id));
     }
 
     fn open(&mut self, root: &Path, id: &str) {

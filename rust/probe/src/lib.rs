@@ -14,6 +14,10 @@
 //!   fatal.
 //! - [`ensure_perf_event_hierarchy`] mounts the v1 perf_event hierarchy when a
 //!   v1 host lacks it.
+//! - [`psi`] reads pressure stall information (node and v2 groups) and
+//!   [`schedstat`] a group's run-queue delay from its tasks'
+//!   `/proc/<tid>/schedstat`; [`starvation`] combines them into the
+//!   cumulative totals the pipelines' starvation signals are derived from.
 //!
 //! Errors are [`ProbeError`] values naming the path, file and line; a group
 //! that disappears while it is read is the quiet [`ProbeError::Vanished`].
@@ -33,7 +37,10 @@ pub mod host;
 mod mount;
 pub mod perf;
 mod perf_sample;
+pub mod psi;
 mod sample;
+pub mod schedstat;
+pub mod starvation;
 
 pub use cgroup_v1::CgroupV1;
 pub use cgroup_v2::CgroupV2;
@@ -46,6 +53,7 @@ pub use perf::{
     CgroupPerfCounters, EventSupport, PerfEvent, PerfInterval, PerfReading, PerfSampler, RawCount,
 };
 pub use sample::{now_secs, BlkioOp, BlkioThrottling, CgroupSample, DeviceNumber, Hierarchy};
+pub use starvation::{locate_container, GroupFiles, GroupStarvation, StarvationTotals};
 
 #[cfg(test)]
 mod test_support {

@@ -420,6 +420,10 @@ pub struct ProbeSettings {
     pub prefix: String,
     /// Seconds between perf readings when the embedder paces itself (default 1.0).
     pub perf_interval_secs: f64,
+    /// Fill the starvation totals (run-queue delay from the container's
+    /// tasks, PSI from its v2 group) when the agent supplies none (default
+    /// true when `[probe]` is present).
+    pub starvation: bool,
 }
 
 fn read_probe(
@@ -457,6 +461,7 @@ fn read_probe(
             .unwrap_or_else(|| "/sys/fs/cgroup".into()),
         prefix: r.opt_string("prefix").unwrap_or_else(|| "mesos".into()),
         perf_interval_secs: r.f64("perf_interval_secs", 1.0, reader::positive),
+        starvation: r.bool("starvation", true),
     };
     if settings.cgroup_root.is_empty() {
         r.problem(Some("cgroup_root"), "must not be empty");

@@ -66,6 +66,23 @@ impl ExecutorSpec {
         self
     }
 
+    /// Adds the starvation totals (cumulative seconds): run-queue delay and
+    /// PSI `some` stall time of CPU, memory and IO. `None` leaves one out.
+    pub fn starvation(
+        mut self,
+        runqueue_delay_secs: Option<f64>,
+        cpu_some_secs: Option<f64>,
+        mem_some_secs: Option<f64>,
+        io_some_secs: Option<f64>,
+    ) -> Self {
+        let s = self.statistics.get_or_insert_with(Default::default);
+        s.serenity_runqueue_delay_secs = runqueue_delay_secs;
+        s.serenity_cpu_pressure_some_secs = cpu_some_secs;
+        s.serenity_mem_pressure_some_secs = mem_some_secs;
+        s.serenity_io_pressure_some_secs = io_some_secs;
+        self
+    }
+
     /// Adds a perf sample (window start, duration, cycles, instructions).
     pub fn perf(mut self, start: f64, duration: f64, cycles: u64, instructions: u64) -> Self {
         self.statistics.get_or_insert_with(Default::default).perf = Some(PerfStatistics {

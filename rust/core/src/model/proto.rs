@@ -399,6 +399,18 @@ pub struct ResourceStatistics {
     #[serde(deserialize_with = "de::opt_f64")]
     #[prost(double, optional, tag = "45")]
     pub cpus_soft_limit: ::core::option::Option<f64>,
+    #[serde(deserialize_with = "de::opt_f64")]
+    #[prost(double, optional, tag = "1001")]
+    pub serenity_runqueue_delay_secs: ::core::option::Option<f64>,
+    #[serde(deserialize_with = "de::opt_f64")]
+    #[prost(double, optional, tag = "1002")]
+    pub serenity_cpu_pressure_some_secs: ::core::option::Option<f64>,
+    #[serde(deserialize_with = "de::opt_f64")]
+    #[prost(double, optional, tag = "1003")]
+    pub serenity_mem_pressure_some_secs: ::core::option::Option<f64>,
+    #[serde(deserialize_with = "de::opt_f64")]
+    #[prost(double, optional, tag = "1004")]
+    pub serenity_io_pressure_some_secs: ::core::option::Option<f64>,
 }
 
 /// `mesos.DiskStatistics`.

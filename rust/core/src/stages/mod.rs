@@ -17,6 +17,7 @@ mod hysteresis;
 mod ignore_new_executors;
 mod kill_all;
 mod memory_slack;
+mod peak;
 mod pr_only;
 mod slack;
 mod subtract_best_effort_usage;
@@ -37,6 +38,7 @@ mod page_hinkley;
 mod pause_estimator;
 mod ranked_victims;
 mod seniority;
+mod starvation;
 #[cfg(test)]
 mod testkit;
 
@@ -51,8 +53,10 @@ pub use cusum::{Cusum, CusumParams};
 pub use drop_detector::{Detection, DropAnalyzer, DropParams};
 pub use overload::OverloadParams;
 pub use page_hinkley::{PageHinkley, PageHinkleyParams};
+pub use peak::{PeakParams, WindowMax};
 pub use ranked_victims::{Candidate, RankedVictimsParams};
 pub use seniority::SeniorityParams;
+pub use starvation::StarvationParams;
 
 /// What a stage builder may use besides its parameters.
 pub struct BuildContext {
@@ -115,6 +119,12 @@ pub const STAGE_TYPES: &[StageType] = &[
         build: slack::build,
     },
     StageType {
+        name: "peak",
+        kinds: BOTH,
+        summary: "largest value of a signal over the last samples, plus a margin, per executor",
+        build: peak::build,
+    },
+    StageType {
         name: "utilization_threshold",
         kinds: ESTIMATOR,
         summary: "stops the tick when Σ usage of all executors (new ones: their allocation) / total cpus reaches the threshold",
@@ -167,6 +177,12 @@ pub const STAGE_TYPES: &[StageType] = &[
         kinds: QOS,
         summary: "one node-wide contention when Σ cpu usage > threshold × total cpus with best-effort work running",
         build: overload::build,
+    },
+    StageType {
+        name: "starvation",
+        kinds: QOS,
+        summary: "one node-wide contention when production executors wait on the run queue (or stall under CPU pressure) with best-effort work running",
+        build: starvation::build,
     },
     StageType {
         name: "drop_detector",

@@ -1,8 +1,11 @@
 //! Ground truth carried by simulated traces: an extra top-level `truth` key
-//! on each ResourceUsage record. `load_trace` skips unknown keys, so the
-//! trace stays replayable; `serenity score` and the plot read it here.
+//! on each ResourceUsage record (and, in closed loop, an `actions` key with
+//! what each pipeline did). `load_trace` skips unknown keys, so the trace
+//! stays replayable; the scorer and the plot read them here.
 
+use crate::actions::TickLine;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// What was really happening on one tick of a simulated trace.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -12,10 +15,19 @@ pub struct Truth {
     pub interference: bool,
     /// An interference episode starts on this tick.
     pub onset: bool,
-    /// CPUs that could be lent without hurting production: Σ over production
-    /// executors of (allocated − used), minus the revocable CPUs already lent,
-    /// floored at zero.
+    /// CPUs that could still be lent without hurting production this tick:
+    /// `prod_idle_cpus` − `revocable_cpus`, floored at zero.
     pub idle_cpus: f64,
+    /// Σ over production executors of (allocated − demand): what production
+    /// leaves idle by its own need (not its usage, which contention lowers).
+    pub prod_idle_cpus: f64,
+    /// Σ allocated CPUs of the best-effort (revocable) executors present:
+    /// capacity already lent.
+    pub revocable_cpus: f64,
+    /// Best-effort executors present and their allocated CPUs.
+    pub lent: BTreeMap<String, f64>,
+    /// Seconds between records.
+    pub interval_secs: f64,
     /// Best-effort executors causing the interference (executor ids).
     pub aggressors: Vec<String>,
     /// Production executors being hurt (executor ids).
@@ -27,30 +39,40 @@ pub struct Truth {
 #[derive(Deserialize)]
 struct WithTruth {
     truth: Option<Truth>,
+    #[serde(default)]
+    actions: Option<Vec<TickLine>>,
 }
 
 /// Reads the `truth` of every record of a JSON Lines trace, in the order
 /// `load_trace` returns records (empty lines skipped). Records without
 /// truth, and traces in the other layouts, give `None`.
 pub fn load_truth(text: &str) -> Result<Vec<Option<Truth>>, String> {
+    Ok(load_labelled(text)?.0)
+}
+
+/// Reads the truth and, for closed-loop traces, every pipeline's actions
+/// (all records' `actions`, in tick order; empty for open-loop traces).
+pub fn load_labelled(text: &str) -> Result<(Vec<Option<Truth>>, Vec<TickLine>), String> {
     let first = text.lines().find(|l| !l.trim().is_empty());
     let is_lines = first.is_some_and(|l| {
         matches!(serde_json::from_str::<serde_json::Value>(l),
             Ok(serde_json::Value::Object(m)) if !m.contains_key("resource_usage"))
     });
     if !is_lines {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     let mut out = Vec::new();
+    let mut actions = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let w: WithTruth =
-            serde_json::from_str(line).map_err(|e| format!("line {}: `truth`: {e}", i + 1))?;
+        let w: WithTruth = serde_json::from_str(line)
+            .map_err(|e| format!("line {}: `truth` or `actions`: {e}", i + 1))?;
         out.push(w.truth);
+        actions.extend(w.actions.unwrap_or_default());
     }
-    Ok(out)
+    Ok((out, actions))
 }
 
 #[cfg(test)]
@@ -73,5 +95,20 @@ mod tests {
         assert!(load_truth("{\n\"resource_usage\": []\n}")
             .unwrap()
             .is_empty());
+    }
+
+    #[test]
+    fn closed_loop_actions_are_read_in_tick_order() {
+        let line = |t: u64| {
+            format!(
+                "{{\"executors\":[],\"truth\":{{}},\"actions\":[{{\"tick\":{t},\"timestamp\":null,\"pipeline\":\"q\",\"slack\":null,\"contentions\":[],\"corrections\":[],\"stopped_by\":null}}]}}\n"
+            )
+        };
+        let (truth, actions) = load_labelled(&format!("{}{}", line(0), line(1))).unwrap();
+        assert_eq!(truth.len(), 2);
+        assert_eq!(
+            actions.iter().map(|a| a.tick).collect::<Vec<_>>(),
+            vec![0, 1]
+        );
     }
 }
