@@ -53,7 +53,20 @@ pub struct UsageEnricher {
     root_failed_at: Option<Instant>,
     containers: HashMap<String, Container>,
     starving: HashMap<String, Option<GroupStarvation>>,
+    /// Messages said once for the whole enricher (the perf_event root).
     said: HashSet<String>,
+    /// Messages said once per container, forgotten when the container
+    /// leaves the usage, so churn does not grow this set.
+    said_for: HashMap<String, HashSet<Note>>,
+}
+
+/// What was said once about one container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Note {
+    NoPerfGroup,
+    PerfOpen,
+    PerfOpenFailed,
+    NoStarvationGroup,
 }
 
 impl std::fmt::Debug for UsageEnricher {
@@ -77,6 +90,7 @@ impl UsageEnricher {
             containers: HashMap::new(),
             starving: HashMap::new(),
             said: HashSet::new(),
+            said_for: HashMap::new(),
         }
     }
 
@@ -91,6 +105,20 @@ impl UsageEnricher {
         self.root
             .as_ref()
             .map(|r| r.join(&self.settings.prefix).join(container_id))
+    }
+
+    /// Logs `message()` the first time `note` is taken for container `id`.
+    fn once_for(
+        &mut self,
+        id: &str,
+        note: Note,
+        level: log::Level,
+        message: impl FnOnce() -> String,
+    ) {
+        let notes = self.said_for.entry(id.to_owned()).or_default();
+        if notes.insert(note) {
+            log::log!(target: "serenity", level, "{}", message());
+        }
     }
 
     fn once(&mut self, level: log::Level, message: String) {
@@ -137,9 +165,20 @@ impl UsageEnricher {
         if self.settings.starvation {
             self.enrich_starvation(usage);
         }
-        if !self.settings.perf {
-            return;
+        if self.settings.perf {
+            self.enrich_perf(usage);
         }
+        if !self.said_for.is_empty() {
+            let present: HashSet<&str> = usage
+                .executors
+                .iter()
+                .filter_map(|e| e.container_id.as_ref()?.value.as_deref())
+                .collect();
+            self.said_for.retain(|id, _| present.contains(id.as_str()));
+        }
+    }
+
+    fn enrich_perf(&mut self, usage: &mut ResourceUsage) {
         let Some(root) = self.resolve_root() else {
             return;
         };
@@ -216,14 +255,13 @@ impl UsageEnricher {
                     .map(|files| GroupStarvation::new(files, "/proc"));
             }
             let Some(reader) = slot.as_mut() else {
-                let message = format!(
-                    "container {id} has no cgroup under {}/{}: no starvation signals for it",
-                    root.display(),
-                    self.settings.prefix
-                );
-                if self.said.insert(message.clone()) {
-                    log::info!(target: "serenity", "{message}");
-                }
+                let prefix = self.settings.prefix.clone();
+                self.once_for(&id, Note::NoStarvationGroup, log::Level::Info, || {
+                    format!(
+                        "container {id} has no cgroup under {}/{prefix}: no starvation signals for it",
+                        root.display()
+                    )
+                });
                 continue;
             };
             match reader.read() {
@@ -242,24 +280,22 @@ impl UsageEnricher {
     fn open(&mut self, root: &Path, id: &str) {
         let dir = root.join(&self.settings.prefix).join(id);
         if !dir.is_dir() {
-            self.once(
-                log::Level::Info,
+            self.once_for(id, Note::NoPerfGroup, log::Level::Info, || {
                 format!(
                     "container {id} has no perf_event group at {}: no perf statistics for it",
                     dir.display()
-                ),
-            );
+                )
+            });
             return;
         }
         match PerfSampler::open(&dir) {
             Ok(sampler) => {
-                self.once(
-                    log::Level::Info,
+                self.once_for(id, Note::PerfOpen, log::Level::Info, || {
                     format!(
                         "container {id}: perf counters open on its perf_event group {}",
                         dir.display()
-                    ),
-                );
+                    )
+                });
                 self.containers.insert(
                     id.to_owned(),
                     Container {
@@ -270,10 +306,9 @@ impl UsageEnricher {
                 );
             }
             Err(e) if e.is_vanished() => {}
-            Err(e) => self.once(
-                log::Level::Warn,
-                format!("cannot open perf counters for container {id}: {e}"),
-            ),
+            Err(e) => self.once_for(id, Note::PerfOpenFailed, log::Level::Warn, || {
+                format!("cannot open perf counters for container {id}: {e}")
+            }),
         }
     }
 }
@@ -292,5 +327,50 @@ mod send_tests {
     fn usage_enricher_can_move_between_threads() {
         fn is_send<T: Send>() {}
         is_send::<super::UsageEnricher>();
+    }
+}
+
+#[cfg(test)]
+mod bounded_tests {
+    use super::*;
+    use crate::test_support::TempTree;
+    use serenity_core::model::build::{usage, ExecutorSpec};
+
+    #[test]
+    fn what_is_said_once_per_container_is_forgotten_when_it_leaves() {
+        // A root with no cgroups at all: every container gets a "no cgroup"
+        // line once, and 1 000 containers coming and going leave nothing.
+        let tree = TempTree::new("enrich-churn");
+        let mut enricher = UsageEnricher::new(&ProbeSettings {
+            perf: false,
+            cgroup_root: tree.path().display().to_string(),
+            prefix: "mesos".into(),
+            perf_interval_secs: 1.0,
+            starvation: true,
+        });
+        for i in 0..1000 {
+            let mut spec = ExecutorSpec::new("fw", &format!("e{i}"), false, 1.0, 64.0);
+            spec.container_id = Some(format!("c{i}"));
+            let mut snapshot = usage(f64::from(i), 1024.0, &[spec]);
+            enricher.enrich(&mut snapshot);
+            assert!(
+                enricher.said_for.len() <= 1,
+                "tick {i}: {}",
+                enricher.said_for.len()
+            );
+            assert!(enricher.starving.len() <= 1);
+        }
+        // The same container on consecutive ticks is noted once, and kept.
+        let mut spec = ExecutorSpec::new("fw", "e", false, 1.0, 64.0);
+        spec.container_id = Some("same".into());
+        for t in 0..3 {
+            let mut snapshot = usage(2000.0 + f64::from(t), 1024.0, std::slice::from_ref(&spec));
+            enricher.enrich(&mut snapshot);
+        }
+        assert_eq!(
+            enricher.said_for.get("same").map(HashSet::len),
+            Some(1),
+            "one note for the container, said once"
+        );
     }
 }
