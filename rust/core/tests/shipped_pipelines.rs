@@ -1,6 +1,7 @@
 //! Every pipeline file shipped in `pipelines/` builds, is of the kind its
 //! name says, and the estimator files compute what their comments promise.
 
+mod qos_support;
 mod support;
 
 use serenity_core::model::load_trace;
@@ -191,17 +192,11 @@ fn the_conservative_estimator_publishes_less_and_ignores_a_momentary_dip() {
 /// Production `web` (8 cpus) busy at 2 CPUs plus a seeded uniform noise of
 /// ± `noise` CPUs per 1 s sample, on a 16-cpu node; no best-effort work.
 fn steady_noisy_node(ticks: usize, noise: f64) -> Vec<Snapshot> {
-    let mut state: u64 = 0x5EED_1234_ABCD;
     let mut secs = 0.0;
     (0..ticks)
         .map(|t| {
-            // xorshift64*: deterministic, no dependency.
-            state ^= state >> 12;
-            state ^= state << 25;
-            state ^= state >> 27;
-            let u = (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64;
             if t > 0 {
-                secs += 2.0 + noise * (2.0 * u - 1.0);
+                secs += 2.0 + noise * qos_support::noise(7, t as u64);
             }
             let web = pr("web")
                 .alloc(8.0, 8192.0)
