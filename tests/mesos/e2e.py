@@ -25,7 +25,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -41,6 +40,7 @@ STEADY_SECS = 40.0  # how long the estimate is watched under steady load
 MAX_CHANGES_PER_20S = 1  # defect 2's bound
 KILL_BOUND_INTERVALS = 8  # QoS intervals from antagonist start to kill
 OVERLOAD_LINE = 0.72 * 2  # qos.toml's overload threshold × the agent's cpus
+QOS_INTERVAL = 2.0  # qos.toml's interval_secs: the QoS controller's pace
 
 
 class Results:
@@ -523,9 +523,8 @@ def run_main(args, res, work, cgroups_root):
                       and st.get("reason") == "REASON_CONTAINER_PREEMPTED",
                       "%s %s after %.1f s: %s" % (st.get("state"), st.get("reason"), killed_after,
                                                   st.get("message", "")))
-            qos_interval = 2.0
             res.check("the kill comes within %d correction intervals" % KILL_BOUND_INTERVALS,
-                      kill_delay <= KILL_BOUND_INTERVALS * qos_interval,
+                      kill_delay <= KILL_BOUND_INTERVALS * QOS_INTERVAL,
                       "%.1f s from the executors' usage crossing %.2f cpus to the kill's status "
                       "update (%.1f s from TASK_RUNNING)" % (kill_delay, OVERLOAD_LINE, killed_after))
             res.figure("seconds from antagonist start (TASK_RUNNING) to kill update",

@@ -131,18 +131,19 @@ fn same_seed_same_trace_and_noise_stays_within_bounds() {
     }
 }
 
-#[test]
-fn a_surge_the_node_can_serve_is_a_harmless_peak_and_idle_truth_subtracts_lent_cpus() {
-    let s = scenario(
-        r#"
+/// `web` wants 10 more CPUs from tick 12 to 20.
+const WEB_SURGE: &str = r#"
 [[event]]
 type = "cpu_surge"
 executors = ["web"]
 extra_cpus = 10.0
 start = 12
 end = 20
-"#,
-    );
+"#;
+
+#[test]
+fn a_surge_the_node_can_serve_is_a_harmless_peak_and_idle_truth_subtracts_lent_cpus() {
+    let s = scenario(WEB_SURGE);
     let trace = generate(&s);
     // web is clamped to its 4 CPUs and batch uses under 2: 8 CPUs suffice.
     let truth: Truth = serde_json::from_value(trace[15]["truth"].clone()).unwrap();
@@ -162,16 +163,7 @@ end = 20
 
 #[test]
 fn a_surge_past_the_node_is_interference_and_starves_everyone_on_the_run_queue() {
-    let s = scenario(
-        r#"
-[[event]]
-type = "cpu_surge"
-executors = ["web"]
-extra_cpus = 10.0
-start = 12
-end = 20
-"#,
-    );
+    let s = scenario(WEB_SURGE);
     let mut small = s.clone();
     small.agent_cpus = 5.0;
     let trace = generate(&small);
