@@ -59,7 +59,7 @@ fn overrides_are_checked_too() {
 }
 
 #[test]
-fn every_shipped_pipeline_builds_once_its_stages_are_merged() {
+fn every_shipped_pipeline_passes_check() {
     let dir = common::root().join("pipelines");
     let mut checked = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
@@ -67,30 +67,13 @@ fn every_shipped_pipeline_builds_once_its_stages_are_merged() {
         if path.extension().and_then(|e| e.to_str()) != Some("toml") {
             continue;
         }
-        let text = std::fs::read_to_string(&path).unwrap();
-        let table: toml::Table = toml::from_str(&text).unwrap();
-        // A file may name stages another branch adds; say so instead of failing
-        // until they are merged (then this test checks the file for real).
-        let missing: Vec<String> = table["stage"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|s| s.get("type")?.as_str())
-            .filter(|t| serenity_core::stages::lookup(t).is_none())
-            .map(str::to_owned)
-            .collect();
-        if !missing.is_empty() {
-            eprintln!(
-                "SKIP {}: stages not in this build: {}",
-                path.display(),
-                missing.join(", ")
-            );
-            continue;
-        }
         let p = path.display().to_string();
         let o = serenity(&["check", &p]);
         assert!(o.status.success(), "{}", stdout(&o));
         checked += 1;
     }
-    assert!(checked >= 1, "no shipped pipeline was checked");
+    assert!(
+        checked >= 9,
+        "only {checked} shipped pipelines were checked"
+    );
 }
