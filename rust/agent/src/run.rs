@@ -10,7 +10,8 @@
 use crate::config::{Action, AgentConfig, CgroupVersion};
 use crate::enforce::{Decision, Enforcer, Outcome};
 use crate::groups::{discover, Discovery, Group, GroupKind, Layout};
-use crate::metrics::{Metrics, MetricsServer, SignalValue};
+use crate::http::HttpServer;
+use crate::metrics::{Metrics, SignalValue};
 use crate::sampling::{host_totals, Sampler};
 use serenity_core::{build_pipeline, BuildOptions, Pipeline, PipelineKind, Slack, Snapshot};
 use std::path::{Path, PathBuf};
@@ -243,12 +244,12 @@ impl Agent {
 
     /// Starts the metrics listener configured in `[metrics]` (none when
     /// disabled). It stops when the returned server is dropped.
-    pub fn start_metrics(&self) -> anyhow::Result<Option<MetricsServer>> {
+    pub fn start_metrics(&self) -> anyhow::Result<Option<HttpServer>> {
         if !self.config.metrics.enabled {
             return Ok(None);
         }
         let listen = self.config.metrics.listen;
-        let server = MetricsServer::start(listen, self.metrics.clone())
+        let server = crate::metrics::serve(listen, self.metrics.clone())
             .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {listen}: {e}"))?;
         log::info!(
             target: "serenity",
