@@ -17,6 +17,7 @@ pub mod stage;
 pub mod stages;
 pub mod tick;
 pub mod valve;
+pub mod valve_request;
 
 pub use config::{
     build_pipeline, build_pipeline_with_stages, BuildOptions, ConfigError, ConfigErrors,
@@ -26,3 +27,4 @@ pub use model::{decode_usage, load_trace, Snapshot};
 pub use pipeline::{Outcome, Pipeline, PipelineKind, Stopped};
 pub use tick::{Contention, Correction, Slack};
 pub use valve::ValveControl;
+pub use valve_request::{parse_valve_request, ValveRequestError};

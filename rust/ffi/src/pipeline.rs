@@ -382,17 +382,8 @@ impl Object {
         len: usize,
     ) -> Result<usize, serenity_result> {
         let runner = self.runner.lock()?;
-        let text = runner.last_error.as_bytes();
-        if !buf.is_null() && len > 0 {
-            let n = text.len().min(len - 1);
-            // SAFETY: `buf` is valid for `len` bytes by this function's
-            // contract and `n + 1 <= len`; the regions cannot overlap (the
-            // text is ours).
-            unsafe {
-                std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), n);
-                buf.add(n).write(0);
-            }
-        }
-        Ok(text.len())
+        // SAFETY: `buf` is valid for `len` bytes by this function's contract;
+        // the text is ours, so the regions cannot overlap.
+        Ok(unsafe { crate::input::copy_text(&runner.last_error, buf, len) })
     }
 }
