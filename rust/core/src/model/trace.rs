@@ -21,6 +21,15 @@ ResourceUsage); a trace is JSON Lines of them (one object per line, what `sereni
 and `serenity simulate` write), a single ResourceUsage object, or an original Serenity \
 fixture file ({\"resource_usage\": [ResourceUsage, ...]})";
 
+/// How the message about an object that is not a ResourceUsage starts. The
+/// error is raised at the object's end, so its column is not reported.
+const NOT_A_USAGE: &str = "not a ResourceUsage";
+
+/// The 1-based column of `e`, when it points at the problem.
+fn column_of(e: &serde_json::Error, message: &str) -> Option<usize> {
+    (e.line() > 0 && !message.starts_with(NOT_A_USAGE)).then(|| e.column())
+}
+
 /// The keys of a `mesos.ResourceUsage` object.
 const USAGE_KEYS: &[&str] = &["executors", "total"];
 
@@ -174,7 +183,7 @@ impl<'de> Visitor<'de> for RecordVisitor {
                 keys.push("...".into());
             }
             return Err(de::Error::custom(format!(
-                "not a ResourceUsage: the object has none of the keys {} (its keys: {}); {TRACE_SHAPES}",
+                "{NOT_A_USAGE}: the object has none of the keys {} (its keys: {}); {TRACE_SHAPES}",
                 USAGE_KEYS
                     .iter()
                     .map(|k| format!("`{k}`"))
@@ -287,12 +296,15 @@ pub fn load_trace(text: &str) -> Result<(TraceFormat, Vec<ResourceUsage>), Decod
                 continue;
             }
             let record = out.len();
-            let Record(usage) = parse(line).map_err(|(path, e)| DecodeError {
-                record: Some(record),
-                line: Some(i + 1),
-                column: (e.line() > 0).then(|| e.column()),
-                path,
-                ..DecodeError::new(json_message(&e))
+            let Record(usage) = parse(line).map_err(|(path, e)| {
+                let message = json_message(&e);
+                DecodeError {
+                    record: Some(record),
+                    line: Some(i + 1),
+                    column: column_of(&e, &message),
+                    path,
+                    ..DecodeError::new(message)
+                }
             })?;
             out.push(usage);
         }
@@ -309,12 +321,13 @@ pub fn load_trace(text: &str) -> Result<(TraceFormat, Vec<ResourceUsage>), Decod
             .strip_prefix("resource_usage[")
             .and_then(|r| r.split(']').next())
             .and_then(|n| n.parse().ok());
+        let message = json_message(&e);
         DecodeError {
             record,
             line: (e.line() > 0).then(|| e.line()),
-            column: (e.line() > 0).then(|| e.column()),
+            column: column_of(&e, &message),
             path,
-            ..DecodeError::new(json_message(&e))
+            ..DecodeError::new(message)
         }
     };
     // The layout is known from the first key; a document that does not parse
