@@ -6,6 +6,7 @@ use crate::handle::Handle;
 use crate::input;
 use crate::result::serenity_result;
 use crate::SERENITY_MAX_USAGE_BYTES;
+use serenity_core::config::with_article;
 use serenity_core::model::Snapshot;
 use serenity_core::{BuildOptions, Pipeline, PipelineKind, Slack, ValveControl};
 use std::ffi::c_char;
@@ -143,10 +144,10 @@ pub(crate) fn build(
     };
     if pipeline.kind() != kind {
         let what = format!(
-            "this is a {} pipeline (kind = \"{}\"), but a {} needs kind = \"{}\"",
+            "this is {} pipeline (kind = \"{}\"), but {} needs kind = \"{}\"",
+            with_article(pipeline.kind().as_str()),
             pipeline.kind().as_str(),
-            pipeline.kind().as_str(),
-            kind_word(kind),
+            with_article(kind_word(kind)),
             kind.as_str()
         );
         log::error!(target: "serenity", "{file}: {what}");
