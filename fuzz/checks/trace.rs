@@ -3,15 +3,12 @@
 //! loader either answers records or an error that says where; it never
 //! panics, and what it accepts can be ticked.
 
-use serenity_core::load_trace;
+use serenity_core::load_trace_bytes;
 use serenity_core::model::Snapshot;
 
 /// Panics when an invariant breaks.
 pub fn check(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    match load_trace(text) {
+    match load_trace_bytes(data) {
         Ok((_, records)) => {
             for usage in records {
                 let snapshot = Snapshot::new(usage);
@@ -22,7 +19,11 @@ pub fn check(data: &[u8]) {
             }
         }
         Err(e) => {
-            assert!(!e.to_string().is_empty(), "an error says something");
+            let text = e.to_string();
+            assert!(!text.is_empty(), "an error says something");
+            if let Some(offset) = e.offset {
+                assert!(offset <= data.len(), "{text}: offset past the input");
+            }
         }
     }
 }

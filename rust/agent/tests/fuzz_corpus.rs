@@ -1,5 +1,5 @@
 //! Replays the committed fuzz corpora of the targets in fuzz/ (trace,
-//! pipeline, agent_config, http) through the very checks the fuzz targets
+//! pipeline, agent_config, http, valve) through the very checks the fuzz targets
 //! run (fuzz/checks/*.rs), so every input the fuzzer kept, and every crash
 //! it ever found, stays a regression test under `cargo test`.
 
@@ -13,6 +13,8 @@ mod http;
 mod pipeline;
 #[path = "../../../fuzz/checks/trace.rs"]
 mod trace;
+#[path = "../../../fuzz/checks/valve.rs"]
+mod valve;
 
 /// Every file of fuzz/corpus/<target>, sorted; at least `min` of them.
 fn corpus(target: &str, min: usize) -> Vec<(String, Vec<u8>)> {
@@ -71,4 +73,9 @@ fn every_agent_config_corpus_input_is_validated_without_panic() {
 #[test]
 fn every_http_corpus_input_is_answered_or_closed_without_panic() {
     replay("http", 7, http::check);
+}
+
+#[test]
+fn every_valve_corpus_input_is_parsed_or_refused_with_a_sentence() {
+    replay("valve", 10, valve::check);
 }
