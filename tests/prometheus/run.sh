@@ -120,8 +120,8 @@ if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then
   fi
 else
   enabled=$(ls /etc/rc[2-5].d/S*prometheus 2>/dev/null | tr '\n' ' ')
-  if pidof prometheus >/dev/null; then
-    fail "packaged prometheus service stopped and disabled" "a prometheus process runs: pids $(pidof prometheus)"
+  if [ -x /etc/init.d/prometheus ] && /etc/init.d/prometheus status >/dev/null 2>&1; then
+    fail "packaged prometheus service stopped and disabled" "/etc/init.d/prometheus status: running"
   elif [ -n "$enabled" ]; then
     fail "packaged prometheus service stopped and disabled" "sysvinit start links: $enabled"
   else
