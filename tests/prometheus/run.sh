@@ -82,6 +82,8 @@ for tool in python3 curl; do
   command -v "$tool" >/dev/null || { fail "tools" "$tool is not installed"; summary; }
 done
 
+work=$(mktemp -d /tmp/serenity-prometheus.XXXXXX)
+
 # --- Debian's prometheus, without its service -------------------------------
 # The packaged service must not hold 127.0.0.1:9090 or start at boot. With
 # systemd as PID 1 the postinst enables and starts it; otherwise it starts
@@ -104,8 +106,8 @@ if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
   fi
   echo "installing Debian's prometheus (apt-get) ..."
   if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-    --no-install-recommends prometheus; } >/tmp/serenity-prometheus-apt.log 2>&1; then
-    fail "prometheus package installed" "apt-get failed: $(tail -3 /tmp/serenity-prometheus-apt.log | tr '\n' ' ')"
+    --no-install-recommends prometheus; } >"$work/apt.log" 2>&1; then
+    fail "prometheus package installed" "apt-get failed: $(tail -3 "$work/apt.log" | tr '\n' ' ')"
     summary
   fi
   [ -n "$policy_rc" ] && rm -f "$policy_rc" && policy_rc=""
@@ -130,7 +132,6 @@ else
 fi
 
 # --- cgroups ----------------------------------------------------------------
-work=$(mktemp -d /tmp/serenity-prometheus.XXXXXX)
 name=serenity-prom-$$
 cg=/sys/fs/cgroup
 if [ "$(stat -fc %T "$cg" 2>/dev/null)" = cgroup2fs ]; then
