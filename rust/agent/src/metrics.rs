@@ -9,7 +9,7 @@
 //! | `serenity_slack_mem_bytes` | gauge | | the estimator's last memory slack |
 //! | `serenity_signal` | gauge | `pipeline`, `group`, `signal` | every built-in and derived signal of every group, last tick |
 //! | `serenity_contentions` | gauge | `pipeline` | contentions raised in the last tick |
-//! | `serenity_corrections_total` | counter | `action`, `mode` | corrections acted on (`mode` = `enforce` or `dry_run`) |
+//! | `serenity_corrections_total` | counter | `action`, `mode` | corrections acted on (`mode` = `enforce` or `dry_run`); the agent starts the configured action's series at 0 |
 //! | `serenity_refused_corrections_total` | counter | | corrections refused because the group is not strictly below the best-effort prefix |
 //! | `serenity_valve_open` | gauge | `pipeline` | 1 while the pipeline's valve is open (pipelines with a `valve` stage) |
 //! | `serenity_groups` | gauge | `kind` | groups sampled in the last tick (`production`, `best-effort`) |
@@ -326,6 +326,44 @@ mod tests {
         let post = route(&metrics, &request("POST", "/metrics"));
         assert_eq!(post.status, 405);
         assert_eq!(post.headers, vec![("Allow", "GET, HEAD".to_owned())]);
+    }
+
+    /// The promtool lints (`promtool check metrics`, which
+    /// tests/prometheus/run.sh runs on a live scrape) that a change here
+    /// could break: HELP and TYPE for every family, `_total` on counters
+    /// and only on them, no abbreviated units.
+    #[test]
+    fn exposition_follows_the_promtool_naming_lints() {
+        let mut state = MetricsState {
+            slack_cpus: Some(0.0),
+            slack_mem_bytes: Some(0.0),
+            ..Default::default()
+        };
+        state
+            .corrections_total
+            .insert(("freeze".into(), "dry_run".into()), 0);
+        let text = render(&state);
+        let types: Vec<(&str, &str)> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split_once(' '))
+            .collect();
+        assert_eq!(types.len(), 11, "{text}");
+        for (name, kind) in types {
+            assert!(text.contains(&format!("# HELP {name} ")), "{name}: no HELP");
+            assert!(name.starts_with("serenity_"), "{name}");
+            assert_eq!(
+                name.ends_with("_total"),
+                kind == "counter",
+                "{name} is a {kind}: `_total` goes on counters only"
+            );
+            for abbreviation in ["_ms", "_sec", "_secs", "_mb", "_mib", "_kb", "_pct"] {
+                assert!(
+                    !name.contains(&format!("{abbreviation}_")) && !name.ends_with(abbreviation),
+                    "{name}: abbreviated unit {abbreviation}"
+                );
+            }
+        }
     }
 
     #[test]
