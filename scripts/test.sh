@@ -5,7 +5,9 @@
 # tests under ctest (once under valgrind), the cross-check against
 # Mesos's own protobuf schema, and the modules inside a real Mesos 1.11
 # (../shared/mesos, installed with its install.sh; the module library is
-# built against it in the same CMake build as the C++ tests).
+# built against it in the same CMake build as the C++ tests), the Debian
+# package installed into a scratch root, and Debian's Prometheus scraping a
+# live agent.
 #
 # Build trees go under cargo's target directory ($CARGO_TARGET_DIR, default
 # target/): the CMake build in $BUILD_DIR (default <target>/cmake), the
@@ -25,7 +27,7 @@ log() { printf '\n== %s\n' "$*"; }
 
 # --- machine setup ---------------------------------------------------------
 need_apt=()
-for pkg in cmake g++ libgtest-dev valgrind stress-ng python3-venv; do
+for pkg in cmake g++ libgtest-dev valgrind stress-ng python3-venv dpkg-dev binutils curl; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -101,6 +103,16 @@ fi
 log "schema cross-check (mesos.interface 1.7.2)"
 bash tests/schema/run.sh 2>&1 | tee "$tmp/schema.log" || true
 count_suite schema "$tmp/schema.log"
+
+# --- the Debian package, installed into a scratch root ----------------------
+log "Debian package (tests/package)${mesos_root:+ with the module for $mesos_root}"
+bash tests/package/run.sh "$mesos_root" 2>&1 | tee "$tmp/package.log" || true
+count_suite package "$tmp/package.log"
+
+# --- a real Prometheus scraping a live agent ---------------------------------
+log "Prometheus scraping a live agent (tests/prometheus)"
+bash tests/prometheus/run.sh "$target_dir/debug/serenity" 2>&1 | tee "$tmp/prometheus.log" || true
+count_suite prometheus "$tmp/prometheus.log"
 
 # --- the modules inside a real Mesos -----------------------------------------
 log "real Mesos end-to-end (tests/mesos)"
