@@ -1,14 +1,14 @@
 # Building the Rust C ABI (rust/ffi) from CMake without Corrosion.
 #
-# serenity_cargo_staticlib(<target> [FEATURES <features>] [AFTER <target>])
-#   Runs `cargo build --release -p serenity-ffi [--features ...]` in the
-#   workspace and copies target/release/libserenity_ffi.a into the build
-#   tree as lib<target>.a, exposed as an IMPORTED static library <target>
-#   that carries the header directory and Rust's system libraries. Cargo
-#   decides what to rebuild; CMake re-runs it when a Rust source changes.
-#   Variants share cargo's target directory, so AFTER orders them (the copy
-#   must take the artifact of its own build): <target> is built after the
-#   target named by AFTER, which must be defined too.
+# serenity_cargo_staticlib(<target> PACKAGE <package>)
+#   Runs `cargo build --release --locked -p <package>` in the workspace and
+#   copies its static library (target/release/lib<crate>.a, <crate> being
+#   the package name with `_` for `-`) into the build tree as lib<target>.a,
+#   exposed as an IMPORTED static library <target> that carries the header
+#   directory and Rust's system libraries. Cargo decides what to rebuild;
+#   CMake re-runs it when a Rust source changes. The shipped library is
+#   package serenity-ffi, the wrapper tests' serenity-ffi-testing: two
+#   packages, so two artifacts that never overwrite each other.
 
 find_program(CARGO_EXECUTABLE cargo HINTS $ENV{HOME}/.cargo/bin REQUIRED)
 find_package(Threads REQUIRED)
@@ -24,29 +24,27 @@ set(SERENITY_CARGO_TARGET_DIR ${_default_target_dir} CACHE PATH
   "cargo's target directory for the Rust static library")
 
 function(serenity_cargo_staticlib target)
-  cmake_parse_arguments(ARG "" "FEATURES;AFTER" "" ${ARGN})
-
-  set(features_flag)
-  set(features_text)
-  if (ARG_FEATURES)
-    set(features_flag --features ${ARG_FEATURES})
-    set(features_text " --features ${ARG_FEATURES}")
+  cmake_parse_arguments(ARG "" "PACKAGE" "" ${ARGN})
+  if (NOT ARG_PACKAGE)
+    message(FATAL_ERROR "serenity_cargo_staticlib(${target}): PACKAGE is required")
   endif ()
+  string(REPLACE "-" "_" crate ${ARG_PACKAGE})
 
   file(GLOB_RECURSE rust_sources CONFIGURE_DEPENDS
     ${SERENITY_WORKSPACE_DIR}/rust/core/src/*.rs
     ${SERENITY_WORKSPACE_DIR}/rust/probe/src/*.rs
-    ${SERENITY_WORKSPACE_DIR}/rust/ffi/src/*.rs)
+    ${SERENITY_WORKSPACE_DIR}/rust/ffi/src/*.rs
+    ${SERENITY_WORKSPACE_DIR}/rust/ffi-testing/src/*.rs)
 
   set(output ${CMAKE_BINARY_DIR}/cargo/lib${target}.a)
 
   add_custom_command(
     OUTPUT ${output}
-    COMMAND ${CARGO_EXECUTABLE} build --release --locked -p serenity-ffi
-      --target-dir ${SERENITY_CARGO_TARGET_DIR} ${features_flag}
+    COMMAND ${CARGO_EXECUTABLE} build --release --locked -p ${ARG_PACKAGE}
+      --target-dir ${SERENITY_CARGO_TARGET_DIR}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/cargo
     COMMAND ${CMAKE_COMMAND} -E copy
-      ${SERENITY_CARGO_TARGET_DIR}/release/libserenity_ffi.a ${output}
+      ${SERENITY_CARGO_TARGET_DIR}/release/lib${crate}.a ${output}
     WORKING_DIRECTORY ${SERENITY_WORKSPACE_DIR}
     DEPENDS
       ${rust_sources}
@@ -55,14 +53,12 @@ function(serenity_cargo_staticlib target)
       ${SERENITY_WORKSPACE_DIR}/rust/core/Cargo.toml
       ${SERENITY_WORKSPACE_DIR}/rust/probe/Cargo.toml
       ${SERENITY_WORKSPACE_DIR}/rust/ffi/Cargo.toml
-    COMMENT "cargo build --release -p serenity-ffi${features_text}"
+      ${SERENITY_WORKSPACE_DIR}/rust/ffi-testing/Cargo.toml
+    COMMENT "cargo build --release -p ${ARG_PACKAGE}"
     USES_TERMINAL
     VERBATIM)
 
   add_custom_target(${target}_cargo DEPENDS ${output})
-  if (ARG_AFTER)
-    add_dependencies(${target}_cargo ${ARG_AFTER}_cargo)
-  endif ()
 
   add_library(${target} STATIC IMPORTED GLOBAL)
   set_target_properties(${target} PROPERTIES
