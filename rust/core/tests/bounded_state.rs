@@ -44,7 +44,7 @@ fn executor_state_is_bounded_under_100000_ticks_of_churn() {
         let specs: Vec<ExecutorSpec> = alive
             .iter_mut()
             .enumerate()
-            .filter(|(i, _)| (tick + *i as u64) % 97 != 0)
+            .filter(|(i, _)| !(tick + *i as u64).is_multiple_of(97))
             .map(|(i, (id, cpu))| {
                 *cpu += 0.5;
                 ExecutorSpec::new("fw", &format!("e{id}"), i % 3 == 0, 1.0, 64.0)

@@ -83,7 +83,7 @@ impl Node {
         if t > 0 {
             let id = self.fresh();
             self.best_effort[(t % 4) as usize] = (id, 0.0);
-            if t % 50 == 0 {
+            if t.is_multiple_of(50) {
                 let id = self.fresh();
                 self.production[(t / 50 % 6) as usize] = (id, 0.0);
             }
@@ -98,7 +98,7 @@ impl Node {
         for (i, (id, cpu)) in self.production.iter_mut().enumerate() {
             *cpu += rate;
             let spec = ExecutorSpec::new("fw-pr", &format!("pr-{id}"), false, 3.0, 1024.0);
-            specs.push(if (t + i as u64) % 31 == 0 {
+            specs.push(if (t + i as u64).is_multiple_of(31) {
                 spec
             } else {
                 spec.cpu(time, *cpu)
@@ -173,7 +173,7 @@ fn memory_state_and_log_stay_flat_under_long_executor_churn_through_the_c_abi() 
         max_slots = max_slots
             .max(core_est.registry().slot_count())
             .max(core_qos.registry().slot_count());
-        if (t + 1) % (ticks / WINDOWS) == 0 {
+        if (t + 1).is_multiple_of(ticks / WINDOWS) {
             let logged = LOG_LINES.load(Ordering::Relaxed);
             windows.push(Window {
                 end_tick: t + 1,
