@@ -365,15 +365,20 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// `s` cut to `max` characters, with an ellipsis when cut.
+/// `s` cut to `max` characters by an ellipsis, keeping two thirds from its
+/// end, so that names differing only at their end (`…-0 (production)`)
+/// stay apart.
 fn fit(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-        out.push('…');
-        out
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() <= max {
+        return s.to_string();
     }
+    let tail = max.saturating_sub(1) * 2 / 3;
+    let head = max.saturating_sub(1) - tail;
+    let mut out: String = chars[..head].iter().collect();
+    out.push('…');
+    out.extend(&chars[chars.len() - tail..]);
+    out
 }
 
 /// Round tick values covering [lo, hi], about `target` of them.
@@ -418,6 +423,7 @@ struct Rect {
     h: f64,
 }
 
+#[cfg(test)]
 impl Rect {
     fn intersects(&self, o: &Rect) -> bool {
         self.x < o.x + o.w && o.x < self.x + self.w && self.y < o.y + o.h && o.y < self.y + self.h
@@ -639,7 +645,7 @@ fn signal_panel<'a>(
         if smoothed.len() < data.executors.len() {
             legend.push(LegendEntry {
                 color: "#555".into(),
-                label: "thin: raw samples (not smoothed)".into(),
+                label: "thin: raw (not smoothed)".into(),
                 mark: Mark::Line {
                     width: 1.4,
                     dashed: false,
@@ -778,14 +784,37 @@ fn spans(flags: &[bool]) -> Vec<(usize, usize)> {
     out
 }
 
+/// The drawable points of `values`, every `stride`-th, mapped by `at`, in
+/// runs broken by missing or non-finite values.
+fn runs(
+    values: &[Option<f64>],
+    stride: usize,
+    at: impl Fn(usize, f64) -> (f64, f64),
+) -> Vec<Vec<(f64, f64)>> {
+    let mut out: Vec<Vec<(f64, f64)>> = Vec::new();
+    let mut open = false;
+    for (i, v) in values.iter().enumerate().step_by(stride) {
+        match v {
+            Some(v) if v.is_finite() => {
+                if !open {
+                    out.push(Vec::new());
+                    open = true;
+                }
+                if let Some(run) = out.last_mut() {
+                    run.push(at(i, *v));
+                }
+            }
+            _ => open = false,
+        }
+    }
+    out
+}
+
 /// One lane of the timeline strip above the panels.
 enum Lane<'a> {
     Interference,
     Contention,
-    Kills {
-        label: String,
-        kills: Vec<&'a Kill>,
-    },
+    Kills { label: String, kills: Vec<&'a Kill> },
 }
 
 /// The strip's lanes: true interference, contention, then the kills of each
@@ -884,7 +913,7 @@ fn draw(data: &PlotData) -> Canvas {
         20.0,
         Anchor::Start,
         r##"font-weight="bold" fill="#111""##,
-        &data.title,
+        &fit(&data.title, 95),
     );
     c.text(
         LEFT,
@@ -892,7 +921,7 @@ fn draw(data: &PlotData) -> Canvas {
         13.0,
         Anchor::Start,
         r##"fill="#444""##,
-        &data.subtitle,
+        &fit(&data.subtitle, 150),
     );
     if data.open_loop {
         let _ = writeln!(
@@ -992,6 +1021,8 @@ fn draw(data: &PlotData) -> Canvas {
     let contention_spans = spans(&data.contention);
     let interference_spans = spans(&data.interference);
     let stride = n.div_ceil(MAX_POINTS).max(1);
+    // Raw dots: larger when the samples are far apart, never under 2.2.
+    let dot = (PLOT_W / (n / stride).max(1) as f64 * 0.4).clamp(2.2, 5.0);
     let _ = writeln!(c.svg, "<defs>");
     for pi in 0..panels.len() {
         let _ = writeln!(
@@ -1088,30 +1119,26 @@ fn draw(data: &PlotData) -> Canvas {
             .filter(|s| s.mark != Mark::Dots)
             .chain(panel.series.iter().filter(|s| s.mark == Mark::Dots));
         for series in lines_first {
-            let mut path = String::new();
-            let mut pen_down = false;
-            for (i, v) in series.values.iter().enumerate().step_by(stride) {
-                match v {
-                    Some(v) if v.is_finite() => {
-                        let (x, y) = (sx(data.x[i]), sy(*v));
-                        if series.mark == Mark::Dots {
-                            let _ = write!(path, "M{x:.1},{y:.1}h0.1 ");
-                        } else {
-                            let pen = if pen_down { "L" } else { "M" };
-                            let _ = write!(path, "{pen}{x:.1},{y:.1} ");
-                        }
-                        pen_down = true;
-                    }
-                    _ => pen_down = false,
-                }
-            }
-            if path.is_empty() {
+            let runs = runs(series.values, stride, |i, v| (sx(data.x[i]), sy(v)));
+            if runs.is_empty() {
                 continue;
             }
+            let mut path = String::new();
+            for run in &runs {
+                for (k, (x, y)) in run.iter().enumerate() {
+                    // A dot, or a run of one point, is a round-capped stub.
+                    let _ = match (series.mark, k) {
+                        (Mark::Dots, _) => write!(path, "M{x:.1},{y:.1}h0.1 "),
+                        (_, 0) if run.len() == 1 => write!(path, "M{x:.1},{y:.1}h0.1 "),
+                        (_, 0) => write!(path, "M{x:.1},{y:.1} "),
+                        _ => write!(path, "L{x:.1},{y:.1} "),
+                    };
+                }
+            }
             let style = match series.mark {
-                Mark::Dots => r#"stroke-width="2.2" stroke-linecap="round""#.to_string(),
+                Mark::Dots => format!(r#"stroke-width="{dot:.1}" stroke-linecap="round""#),
                 Mark::Line { width, dashed } => format!(
-                    r#"stroke-width="{width}" stroke-linejoin="round"{}"#,
+                    r#"stroke-width="{width}" stroke-linejoin="round" stroke-linecap="round"{}"#,
                     if dashed {
                         r#" stroke-dasharray="7,4""#
                     } else {
@@ -1175,7 +1202,7 @@ fn draw(data: &PlotData) -> Canvas {
                 12.0,
                 Anchor::Start,
                 r##"fill="#222""##,
-                &fit(&e.label, 30),
+                &fit(&e.label, 29),
             );
             ly += LEGEND_ROW;
         }
@@ -1229,6 +1256,14 @@ pub fn write(data: &PlotData, path: &Path, format: PlotFormat) -> anyhow::Result
 mod tests {
     use super::*;
 
+    fn kill(tick: usize, executor: &str) -> Kill {
+        Kill {
+            tick,
+            executor: executor.into(),
+            pipeline: "qos".into(),
+        }
+    }
+
     fn sample() -> PlotData {
         PlotData {
             title: "t <&>".into(),
@@ -1243,12 +1278,58 @@ mod tests {
             }],
             contention: (0..20).map(|i| (5..8).contains(&i)).collect(),
             interference: vec![false; 20],
-            kills: vec![Kill {
-                tick: 7,
-                executor: "be-1".into(),
-                pipeline: "qos".into(),
-            }],
+            kills: vec![kill(7, "be-1")],
             ..Default::default()
+        }
+    }
+
+    /// Everything at once: ten executors with long names, smoothed signals,
+    /// IPC, another derived signal, two estimators, truth, and kills of more
+    /// executors than there are kill lanes.
+    fn crowded() -> PlotData {
+        let n = 300;
+        let wave =
+            |i: usize, k: usize| Some(1.0 + ((i + 7 * k) as f64 / 9.0).sin().abs() * k as f64);
+        let executors: Vec<ExecutorSeries> = (0..10)
+            .map(|k| ExecutorSeries {
+                label: format!("executor-with-a-very-long-name-{k}"),
+                revocable: k >= 5,
+                cpu: (0..n).map(|i| wave(i, k)).collect(),
+                ipc: (0..n).map(|i| wave(i, k + 1)).collect(),
+            })
+            .collect();
+        let derived = (0..10)
+            .flat_map(|k| {
+                ["cpu_usage_ema", "ipc_ema", "cusum"].map(|signal| DerivedSeries {
+                    executor: k,
+                    pipeline: "qos".into(),
+                    signal: signal.into(),
+                    values: (0..n).map(|i| wave(i, k)).collect(),
+                })
+            })
+            .collect();
+        let kills = (0..40)
+            .map(|i| kill(10 + 7 * i, &format!("be-{}", i % 9)))
+            .collect();
+        PlotData {
+            title: "serenity replay of a-trace-with-a-long-name.jsonl (300 ticks)".into(),
+            subtitle: "pipelines: estimator, estimator-conservative, qos".into(),
+            x_label: "time since the first sample (s)".into(),
+            x: (0..n).map(|i| 2.0 * i as f64).collect(),
+            executors,
+            derived,
+            slack: vec![
+                ("estimator".into(), (0..n).map(|i| wave(i, 2)).collect()),
+                (
+                    "estimator-conservative".into(),
+                    (0..n).map(|i| wave(i, 1)).collect(),
+                ),
+            ],
+            idle: Some((0..n).map(|i| wave(i, 3)).collect()),
+            contention: (0..n).map(|i| i % 50 < 8).collect(),
+            interference: (0..n).map(|i| i % 50 < 6).collect(),
+            kills,
+            open_loop: true,
         }
     }
 
@@ -1266,11 +1347,167 @@ mod tests {
     fn svg_escapes_text_and_draws_spans_and_kills() {
         let svg = render_svg(&sample());
         assert!(svg.contains("t &lt;&amp;&gt;"));
-        assert!(svg.contains("✕ kill be-1"));
+        assert!(svg.contains("▼ 1 kill of be-1"));
         assert!(svg.contains(r##"fill="#d62728" fill-opacity="0.13""##));
         assert!(svg.contains("contention raised"));
         // No IPC values: no IPC panel.
         assert!(!svg.contains("IPC per executor"));
+    }
+
+    #[test]
+    fn long_labels_are_cut_in_the_middle() {
+        assert_eq!(fit("short", 29), "short");
+        let cut = fit("executor-with-a-very-long-name-7 (best-effort)", 29);
+        assert_eq!(cut.chars().count(), 29);
+        assert_eq!(cut, "executor-w…me-7 (best-effort)");
+    }
+
+    #[test]
+    fn every_correction_is_one_kill_marker() {
+        let mut data = sample();
+        data.kills = vec![
+            kill(3, "be-1"),
+            kill(7, "be-1"),
+            kill(7, "be-2"),
+            kill(15, "be-1"),
+        ];
+        let svg = render_svg(&data);
+        assert_eq!(svg.matches(r#"<path class="kill""#).count(), 4);
+        assert!(svg.contains("▼ 3 kills of be-1"));
+        assert!(svg.contains("▼ 1 kill of be-2"));
+        // One dashed line across each panel per tick with a kill.
+        assert_eq!(svg.matches(r#"class="kill-line""#).count(), 3);
+    }
+
+    #[test]
+    fn kills_of_more_executors_than_lanes_are_all_marked() {
+        let data = crowded();
+        let svg = render_svg(&data);
+        assert_eq!(svg.matches(r#"<path class="kill""#).count(), 40);
+        assert_eq!(svg.matches(">▼ ").count(), MAX_KILL_LANES);
+        // be-0 … be-4 have a lane each; be-5 … be-8 share the last one.
+        assert!(svg.contains("▼ 16 kills of 4 others"), "{svg}");
+    }
+
+    #[test]
+    fn only_an_open_loop_plot_says_its_kills_were_not_applied() {
+        let mut data = sample();
+        data.open_loop = true;
+        let svg = render_svg(&data);
+        assert!(svg.contains(&esc(OPEN_LOOP_NOTICE)));
+        assert!(svg.contains("were not applied"));
+        data.open_loop = false;
+        let svg = render_svg(&data);
+        assert!(!svg.contains("not applied"));
+        assert!(!svg.contains(r#"class="notice""#));
+    }
+
+    #[test]
+    fn raw_samples_are_dots_beside_their_smoothed_line() {
+        let mut data = sample();
+        data.derived = vec![DerivedSeries {
+            executor: 0,
+            pipeline: "qos".into(),
+            signal: "cpu_usage_ema".into(),
+            values: (0..20).map(|i| Some(f64::from(i) / 11.0)).collect(),
+        }];
+        let svg = render_svg(&data);
+        let raw = svg
+            .lines()
+            .find(|l| l.starts_with(r#"<path class="raw""#))
+            .expect("the raw samples are drawn");
+        // One round dot per sample, in a darker shade of the executor colour.
+        assert_eq!(raw.matches("h0.1").count(), 20);
+        assert!(raw.contains(r#"stroke-linecap="round""#));
+        assert!(raw.contains(&format!(r#"stroke="{}""#, darker(PALETTE[0]))));
+        let smoothed = svg
+            .lines()
+            .find(|l| l.starts_with(r#"<path class="derived""#))
+            .expect("the smoothed signal is drawn");
+        assert!(smoothed.contains(&format!(r#"stroke="{}""#, PALETTE[0])));
+        assert!(svg.contains("dots: raw samples"));
+        assert!(svg.contains("thick: cpu_usage_ema (qos)"));
+        // Without a smoothed version the raw samples are the line.
+        let svg = render_svg(&sample());
+        let raw = svg
+            .lines()
+            .find(|l| l.starts_with(r#"<path class="raw""#))
+            .expect("the raw samples are drawn");
+        assert_eq!(raw.matches('L').count(), 19);
+    }
+
+    #[test]
+    fn no_label_covers_data_or_another_label_or_leaves_the_page() {
+        for data in [sample(), crowded()] {
+            let canvas = draw(&data);
+            assert!(canvas.data_areas.len() >= 2);
+            for (b, text) in &canvas.text_boxes {
+                for area in &canvas.data_areas {
+                    assert!(!b.intersects(area), "{text:?} {b:?} covers data {area:?}");
+                }
+                assert!(
+                    b.x >= 0.0 && b.x + b.w <= WIDTH,
+                    "{text:?} {b:?} leaves the page"
+                );
+            }
+            for (i, (a, ta)) in canvas.text_boxes.iter().enumerate() {
+                for (b, tb) in &canvas.text_boxes[i + 1..] {
+                    assert!(!a.intersects(b), "{ta:?} {a:?} overlaps {tb:?} {b:?}");
+                }
+            }
+        }
+    }
+
+    /// `SERENITY_PLOT_SAMPLE=/tmp/x.png cargo test … crowded` writes the
+    /// crowded picture, to look at.
+    #[test]
+    fn the_crowded_picture_renders() {
+        let svg = render_svg(&crowded());
+        assert!(resvg::usvg::Tree::from_str(&svg, &resvg::usvg::Options::default()).is_ok());
+        if let Some(path) = std::env::var_os("SERENITY_PLOT_SAMPLE") {
+            write(&crowded(), Path::new(&path), PlotFormat::Png).unwrap();
+        }
+    }
+
+    #[test]
+    fn series_are_clipped_to_their_panel() {
+        let svg = render_svg(&crowded());
+        let mut inside = false;
+        let mut drawn = 0;
+        for line in svg.lines() {
+            if line.starts_with("<g clip-path=") {
+                inside = true;
+            } else if line == "</g>" {
+                inside = false;
+            } else if ["raw", "derived", "slack", "idle"]
+                .iter()
+                .any(|c| line.starts_with(&format!(r#"<path class="{c}""#)))
+            {
+                assert!(inside, "unclipped series: {}", &line[..60]);
+                drawn += 1;
+            }
+        }
+        // CPU: 10 raw + 10 smoothed; IPC: the same; cusum: 10; slack: 2 + idle.
+        assert_eq!(drawn, 20 + 20 + 10 + 3);
+    }
+
+    #[test]
+    fn a_tick_axis_has_whole_ticks_only() {
+        let mut data = sample();
+        data.x = (0..6).map(f64::from).collect();
+        // Whole y ticks too (0, 10, … 40), so any fraction is on the x axis.
+        data.executors[0].cpu = vec![Some(40.0); 6];
+        data.executors[0].ipc = vec![None; 6];
+        data.contention.truncate(6);
+        data.interference.truncate(6);
+        data.kills.clear();
+        let canvas = draw(&data);
+        let labels: Vec<&str> = canvas.text_boxes.iter().map(|(_, t)| t.as_str()).collect();
+        assert!(labels.contains(&"5"));
+        assert!(
+            !labels.contains(&"0.5") && !labels.contains(&"2.5"),
+            "{labels:?}"
+        );
     }
 
     #[test]
