@@ -72,3 +72,38 @@ function(serenity_cargo_staticlib target)
     INTERFACE_LINK_LIBRARIES "Threads::Threads;${CMAKE_DL_LIBS};m;rt;util")
   add_dependencies(${target} ${target}_cargo)
 endfunction()
+
+# serenity_cargo_binary(<target>)
+#   Runs `cargo build --release --locked -p serenity-cli` in the workspace
+#   (in SERENITY_CARGO_TARGET_DIR, so an existing release build is reused:
+#   cargo rebuilds only what changed) as part of `all`, and copies
+#   <target dir>/release/serenity into the build tree; the copy's path is
+#   SERENITY_CLI_BINARY (in the caller's scope), what install() takes.
+function(serenity_cargo_binary target)
+  file(GLOB_RECURSE rust_sources CONFIGURE_DEPENDS
+    ${SERENITY_WORKSPACE_DIR}/rust/*/src/*.rs)
+  file(GLOB rust_manifests CONFIGURE_DEPENDS
+    ${SERENITY_WORKSPACE_DIR}/rust/*/Cargo.toml)
+
+  set(output ${CMAKE_BINARY_DIR}/cargo/serenity)
+
+  add_custom_command(
+    OUTPUT ${output}
+    COMMAND ${CARGO_EXECUTABLE} build --release --locked -p serenity-cli
+      --target-dir ${SERENITY_CARGO_TARGET_DIR}
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/cargo
+    COMMAND ${CMAKE_COMMAND} -E copy
+      ${SERENITY_CARGO_TARGET_DIR}/release/serenity ${output}
+    WORKING_DIRECTORY ${SERENITY_WORKSPACE_DIR}
+    DEPENDS
+      ${rust_sources}
+      ${rust_manifests}
+      ${SERENITY_WORKSPACE_DIR}/Cargo.toml
+      ${SERENITY_WORKSPACE_DIR}/Cargo.lock
+    COMMENT "cargo build --release -p serenity-cli"
+    USES_TERMINAL
+    VERBATIM)
+
+  add_custom_target(${target} ALL DEPENDS ${output})
+  set(SERENITY_CLI_BINARY ${output} PARENT_SCOPE)
+endfunction()

@@ -4,11 +4,12 @@
 # Installs what it needs from Debian if missing (cmake, g++, libgtest-dev,
 # valgrind). Pass extra CMake arguments after the script's name, e.g.
 #   scripts/test-cpp.sh -DMESOS_ROOT=/usr/local
-# Build directory: $BUILD_DIR (default build/).
+# Build directory: $BUILD_DIR (default <cargo target dir>/cmake, i.e.
+# $CARGO_TARGET_DIR/cmake or target/cmake).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=${BUILD_DIR:-$root/build}
+build=${BUILD_DIR:-${CARGO_TARGET_DIR:-$root/target}/cmake}
 
 missing=()
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)

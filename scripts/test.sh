@@ -5,8 +5,20 @@
 # tests under ctest (once under valgrind), the cross-check against
 # Mesos's own protobuf schema, and the modules inside a real Mesos 1.11
 # (../shared/mesos, installed with its install.sh; the module library is
-# built against it in the same CMake build as the C++ tests). Prints
-# "N passed, N failed" last.
+# built against it in the same CMake build as the C++ tests), the Debian
+# package installed into a scratch root, and Debian's Prometheus scraping a
+# live agent.
+#
+# Build trees go under cargo's target directory ($CARGO_TARGET_DIR, default
+# target/): the CMake build in $BUILD_DIR (default <target>/cmake), the
+# schema check's venv in <target>/schema. Nothing else is written into the
+# checkout.
+#
+# Skips are never silent: a test that cannot run here (not root, no PMU, no
+# hierarchy, no PyPI) prints `SKIP: <test>: <reason>` and is counted as
+# skipped, not passed; `SKIP part: ...` names a part of a test that could not
+# run while the rest checked. The summary lists every skip with its reason
+# and ends with the line "N passed, N failed, N skipped".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -15,7 +27,7 @@ log() { printf '\n== %s\n' "$*"; }
 
 # --- machine setup ---------------------------------------------------------
 need_apt=()
-for pkg in cmake g++ libgtest-dev valgrind stress-ng python3-venv; do
+for pkg in cmake g++ libgtest-dev valgrind stress-ng python3-venv dpkg-dev binutils curl; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -29,15 +41,15 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
-passed=0; failed=0
-count() { # sums cargo's "test result" lines from a log file
-  local p f
-  p=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$1" | awk '{s+=$4} END {print s+0}')
-  f=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$1" | awk '{s+=$6} END {print s+0}')
-  passed=$((passed + p)); failed=$((failed + f))
-}
+# shellcheck source=scripts/summary.sh
+. scripts/summary.sh
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+
+# --- the accounting itself, on real logs -----------------------------------
+log "test accounting (tests/summary)"
+bash tests/summary/run.sh 2>&1 | tee "$tmp/summary.log" || true
+count_suite summary "$tmp/summary.log"
 
 # --- Rust -------------------------------------------------------------------
 log "cargo fmt --check"
@@ -47,8 +59,12 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 log "cargo test (workspace)"
 status=0
 cargo test --workspace 2>&1 | tee "$tmp/cargo.log" || status=$?
-count "$tmp/cargo.log"
-[ $status -eq 0 ] || { echo "cargo test failed" >&2; echo "$passed passed, $((failed > 0 ? failed : 1)) failed"; exit 1; }
+count_cargo "$tmp/cargo.log"
+if [ $status -ne 0 ]; then
+  echo "cargo test failed" >&2
+  [ "$failed" -gt 0 ] || failed=1
+  summary; exit 1
+fi
 log "benchmarks compile"
 cargo bench --workspace --no-run --quiet
 
@@ -71,27 +87,38 @@ fi
 # --- C++ wrapper over the C ABI (ctest, once under valgrind), and the module
 # library against the real Mesos in the same build ---------------------------
 log "C++ wrapper tests${mesos_root:+ and libserenity_mesos.so against $mesos_root}"
-build_dir=${BUILD_DIR:-$(pwd)/build}
-BUILD_DIR=$build_dir bash scripts/test-cpp.sh ${mesos_root:+-DMESOS_ROOT=$mesos_root} 2>&1 | tee "$tmp/ctest.log"
-c_pass=$(grep -Eo '[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+' "$tmp/ctest.log" | tail -1 | awk '{print $NF - $4}')
-c_fail=$(grep -Eo '[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+' "$tmp/ctest.log" | tail -1 | awk '{print $4}')
-passed=$((passed + ${c_pass:-0})); failed=$((failed + ${c_fail:-0}))
+target_dir=${CARGO_TARGET_DIR:-$(pwd)/target}
+build_dir=${BUILD_DIR:-$target_dir/cmake}
+BUILD_DIR=$build_dir bash scripts/test-cpp.sh ${mesos_root:+-DMESOS_ROOT=$mesos_root} 2>&1 | tee "$tmp/ctest.log" || true
+ctest_sum=$(grep -Eo '[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+' "$tmp/ctest.log" | tail -1 || true)
+if [ -n "$ctest_sum" ]; then
+  c_fail=$(awk '{print $4}' <<<"$ctest_sum")
+  passed=$((passed + $(awk '{print $NF}' <<<"$ctest_sum") - c_fail)); failed=$((failed + c_fail))
+else
+  echo "C++ wrapper tests: the CMake build or ctest broke before any test ran (above)" >&2
+  failed=$((failed + 1))
+fi
 
 # --- decoding checked against Mesos's own schema ---------------------------
 log "schema cross-check (mesos.interface 1.7.2)"
-bash tests/schema/run.sh 2>&1 | tee "$tmp/schema.log"
-s_pass=$(grep -Eo 'schema: [0-9]+ passed' "$tmp/schema.log" | awk '{print $2}' | tail -1)
-passed=$((passed + ${s_pass:-0}))
+bash tests/schema/run.sh 2>&1 | tee "$tmp/schema.log" || true
+count_suite schema "$tmp/schema.log"
+
+# --- the Debian package, installed into a scratch root ----------------------
+log "Debian package (tests/package)${mesos_root:+ with the module for $mesos_root}"
+bash tests/package/run.sh "$mesos_root" 2>&1 | tee "$tmp/package.log" || true
+count_suite package "$tmp/package.log"
+
+# --- a real Prometheus scraping a live agent ---------------------------------
+log "Prometheus scraping a live agent (tests/prometheus)"
+bash tests/prometheus/run.sh "$target_dir/debug/serenity" 2>&1 | tee "$tmp/prometheus.log" || true
+count_suite prometheus "$tmp/prometheus.log"
 
 # --- the modules inside a real Mesos -----------------------------------------
 log "real Mesos end-to-end (tests/mesos)"
 bash tests/mesos/run.sh "$mesos_root" "$build_dir/cpp_shim/libserenity_mesos.so" \
-  "${CARGO_TARGET_DIR:-$(pwd)/target}/debug/serenity" 2>&1 | tee "$tmp/mesos.log" || true
-m_pass=$(grep -Eo 'mesos: [0-9]+ passed' "$tmp/mesos.log" | awk '{print $2}' | tail -1)
-m_fail=$(grep -Eo 'mesos: [0-9]+ passed, [0-9]+ failed' "$tmp/mesos.log" | awk '{print $4}' | tail -1)
-[ -n "$m_fail" ] || m_fail=1 # no summary line: the step itself broke
-passed=$((passed + ${m_pass:-0})); failed=$((failed + m_fail))
+  "$target_dir/debug/serenity" 2>&1 | tee "$tmp/mesos.log" || true
+count_suite mesos "$tmp/mesos.log"
 
-log "summary"
-echo "$passed passed, $failed failed"
+summary
 [ "$failed" -eq 0 ]

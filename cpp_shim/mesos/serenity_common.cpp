@@ -172,43 +172,18 @@ Future<Response> valveRequest(
     return MethodNotAllowed({"POST"}, request.method);
   }
 
-  // `enabled` from the query string if it has parameters, else from the
-  // form-urlencoded body (as the original read it).
-  hashmap<string, string> values = request.url.query;
-  if (values.empty() && !request.body.empty()) {
-    Try<hashmap<string, string>> decoded =
-      process::http::query::decode(request.body);
-    if (decoded.isError()) {
-      return BadRequest(
-          "Unable to decode the request body: " + decoded.error() + "\n");
-    }
-    values = decoded.get();
+  // The rules live in the library (serenity_valve_request_parse): the
+  // query string if it has parameters, else the form-urlencoded body;
+  // exactly one `enabled=true|false`. libprocess hands the query decoded,
+  // so it is encoded back for the parser.
+  bool open = false;
+  serenity::Status parsed = serenity::parseValveRequest(
+      process::http::query::encode(request.url.query), request.body, &open);
+  if (parsed.code() == SERENITY_RESULT_INVALID_REQUEST) {
+    return BadRequest(parsed.message() + " " + describe() + "\n");
   }
-
-  foreachkey (const string& key, values) {
-    if (key != "enabled") {
-      return BadRequest(
-          "Unknown parameter '" + key + "'. The only parameter is "
-          "'enabled' (true / false).\n");
-    }
-  }
-
-  Option<string> enabled = values.get("enabled");
-  if (enabled.isNone()) {
-    return BadRequest(
-        "Missing the 'enabled' parameter. Possible values: true / false. " +
-        describe() + "\n");
-  }
-
-  bool open;
-  if (enabled.get() == "true") {
-    open = true;
-  } else if (enabled.get() == "false") {
-    open = false;
-  } else {
-    return BadRequest(
-        "Unknown value '" + enabled.get() +
-        "' of 'enabled'. Possible values: true / false.\n");
+  if (!parsed.ok()) {
+    return process::http::InternalServerError(parsed.message() + "\n");
   }
 
   serenity::Status status = set(open);

@@ -83,11 +83,15 @@ public:
       estimator(_estimator),
       metrics(self()) {}
 
+  // A failure (the agent's usage() failed, or its snapshot was refused) is
+  // answered with zero revocable resources, never with a failed future: on
+  // a failed future the agent forwards nothing, so the master would go on
+  // offering the previous estimate while nothing backs it.
   Future<Resources> oversubscribable()
   {
     return usage()
       .then(defer(self(), &Self::_oversubscribable, lambda::_1))
-      .onFailed(defer(self(), &Self::failed, lambda::_1));
+      .repair(defer(self(), &Self::failed, lambda::_1));
   }
 
 protected:
@@ -117,7 +121,6 @@ private:
     serenity::Slack slack;
     serenity::Status status = estimator->update(bytes.get(), &slack);
     if (!status.ok()) {
-      last = serenity::Slack();
       return Failure("Serenity estimator: " + status.message());
     }
 
@@ -138,10 +141,20 @@ private:
     return toResources(slack);
   }
 
-  void failed(const string& message)
+  Future<Resources> failed(const Future<Resources>& failure)
   {
     ++metrics.errors;
-    LOG(WARNING) << "Serenity estimator: no estimate this round: " << message;
+    const string why =
+      failure.isFailed() ? failure.failure() : string("the usage was discarded");
+    LOG(WARNING) << "Serenity estimator: no estimate this round, answering "
+                 << "zero revocable resources: " << why;
+    if (last.cpus != 0 || last.memMib != 0) {
+      LOG(INFO) << "Serenity estimator: new estimate: 0.000 cpus, 0 MB (was "
+                << strings::format("%.3f", last.cpus).get() << " cpus, "
+                << std::lround(last.memMib) << " MB); the snapshot failed";
+    }
+    last = serenity::Slack();
+    return Resources();
   }
 
   Future<Response> valve(

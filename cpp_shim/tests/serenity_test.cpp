@@ -425,3 +425,34 @@ TEST(Log, HandlerCanBeReplacedAndRemoved)
   EXPECT_EQ(before, calls.load());
   captureLogs(); // Leave the capture installed for other tests.
 }
+
+
+TEST(ValveRequest, TheLibraryParserReadsQueryThenBodyAndSaysWhyItRefuses)
+{
+  bool open = false;
+  ASSERT_TRUE(serenity::parseValveRequest("enabled=true", "", &open).ok());
+  EXPECT_TRUE(open);
+  ASSERT_TRUE(serenity::parseValveRequest("", "enabled=false", &open).ok());
+  EXPECT_FALSE(open);
+  // The query wins when it has parameters.
+  ASSERT_TRUE(
+      serenity::parseValveRequest("enabled=true", "enabled=false", &open).ok());
+  EXPECT_TRUE(open);
+
+  open = true;
+  serenity::Status s = serenity::parseValveRequest("", "enabled=maybe", &open);
+  EXPECT_EQ(SERENITY_RESULT_INVALID_REQUEST, s.code());
+  EXPECT_EQ(
+      "Unknown value 'maybe' of 'enabled'. Possible values: true / false.",
+      s.message());
+  EXPECT_TRUE(open) << "a refused request leaves the answer alone";
+  EXPECT_EQ(
+      SERENITY_RESULT_INVALID_REQUEST,
+      serenity::parseValveRequest("enabled=true&enabled=true", "", &open)
+        .code());
+  // Bytes after a NUL are part of the request, not its end.
+  const string withNul("enabled=true\0x", 14);
+  EXPECT_EQ(
+      SERENITY_RESULT_INVALID_REQUEST,
+      serenity::parseValveRequest("", withNul, &open).code());
+}

@@ -452,8 +452,12 @@ def run_main(args, res, work, cgroups_root):
         status, text = http("POST", ev, body="enabled=maybe", auth=True)
         s2, _ = http("POST", ev, body="%zz=%", auth=True)
         s3, _ = http("POST", ev, body="enabled=false&open=1", auth=True)
-        res.check("a malformed valve body gets 400", status == 400 and s2 == 400 and s3 == 400,
-                  "enabled=maybe %d, undecodable %d, unknown key %d" % (status, s2, s3))
+        s4, t4 = http("POST", ev, body="enabled=true&enabled=false", auth=True)
+        res.check("a malformed valve body gets 400 with the library parser's reason",
+                  status == 400 and s2 == 400 and s3 == 400 and s4 == 400
+                  and "Unknown value 'maybe' of 'enabled'" in text and "given 2 times" in t4,
+                  "enabled=maybe %d (%s), undecodable %d, unknown key %d, repeated %d (%s)"
+                  % (status, text.strip()[:120], s2, s3, s4, t4.strip()[:120]))
         answers = [http("POST", ev, body="enabled=true", auth=True)[0] for _ in range(3)]
         res.check("authenticated POSTs work; opens of an open valve are idempotent",
                   answers == [200, 200, 200]

@@ -18,14 +18,16 @@
 # JSON paths decide identically) and one that those decisions are not
 # trivial. A step that fails before any check runs (pip, gen.py, the cargo
 # build) counts as one failed check. Exit status 0 only when M = 0 and
-# N > 0. When PyPI is unreachable the summary is
-#   schema: 0 passed, 0 failed (skipped: <reason>)
-# and the exit status is 0.
+# N > 0. When PyPI is unreachable it prints `SKIP: schema cross-check:
+# <reason>` and the summary
+#   schema: 0 passed, 0 failed, 1 skipped
+# and the exit status is 0. Work files (venv, generated messages, logs) go
+# to $SERENITY_SCHEMA_WORK, default $CARGO_TARGET_DIR/schema (target/schema).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 version=${MESOS_INTERFACE_VERSION:-1.7.2}
-work=${SERENITY_SCHEMA_WORK:-$root/target/schema}
+work=${SERENITY_SCHEMA_WORK:-${CARGO_TARGET_DIR:-$root/target}/schema}
 out=$work/out
 venv=$work/venv-$version
 pylib=$work/pylib-$version
@@ -62,8 +64,8 @@ else
   if ! "${pip[@]}" install --quiet --disable-pip-version-check "${target[@]}" "${packages[@]}" >"$work/pip.log" 2>&1; then
     # Skip only when PyPI cannot be reached; any other failure is an error.
     if grep -qiE "NewConnectionError|Max retries exceeded|Temporary failure in name resolution|Network is unreachable|Connection (refused|reset)|timed out|ProxyError|SSLError|from versions: none" "$work/pip.log"; then
-      echo "schema: skipped: PyPI is unreachable (pip could not fetch mesos.interface==$version); see $work/pip.log"
-      echo "schema: 0 passed, 0 failed (skipped: PyPI is unreachable)"
+      echo "SKIP: schema cross-check: PyPI is unreachable (pip could not fetch mesos.interface==$version); see $work/pip.log"
+      echo "schema: 0 passed, 0 failed, 1 skipped"
       exit 0
     fi
     echo "schema: pip failed to install ${packages[*]}:" >&2

@@ -509,6 +509,37 @@ inline Status setLogHandler(
   return Status();
 }
 
+
+// Reads what a `/valve` request asks (serenity_valve_request_parse):
+// `enabled=true` / `enabled=false`, form-urlencoded in `query` (the query
+// string without `?`) or, when the query has no parameters, in `body`. On
+// success writes the switch position to `*open` (true opens); otherwise the
+// status is SERENITY_RESULT_INVALID_REQUEST with the sentence saying why.
+inline Status parseValveRequest(
+    const std::string& query,
+    const std::string& body,
+    bool* open)
+{
+  const uint8_t* q = reinterpret_cast<const uint8_t*>(query.data());
+  const uint8_t* b = reinterpret_cast<const uint8_t*>(body.data());
+  size_t length = 0;
+  bool value = false;
+  serenity_result r = serenity_valve_request_parse(
+      q, query.size(), b, body.size(), &value, nullptr, 0, &length);
+  if (r == SERENITY_RESULT_OK) {
+    *open = value;
+    return Status();
+  }
+  if (r != SERENITY_RESULT_INVALID_REQUEST) {
+    return Status::of(r);
+  }
+  std::vector<char> message(length + 1, '\0');
+  serenity_valve_request_parse(
+      q, query.size(), b, body.size(), &value, message.data(), message.size(),
+      &length);
+  return Status(r, std::string(message.data()));
+}
+
 } // namespace serenity {
 
 #endif // __SERENITY_SERENITY_HPP__

@@ -25,6 +25,7 @@
 pub mod config;
 pub mod enforce;
 pub mod groups;
+pub mod http;
 pub mod metrics;
 pub mod run;
 pub mod sampling;

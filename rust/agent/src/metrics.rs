@@ -1,6 +1,7 @@
 //! Prometheus metrics: the last tick's state in text exposition format 0.0.4,
-//! served by a minimal HTTP/1.1 server (std::net, one request per
-//! connection) on a loopback address by default.
+//! served by the agent's HTTP listener ([`crate::http`]: concurrent clients,
+//! bounded connections, head and body limits, timeouts) on a loopback address
+//! by default.
 //!
 //! | metric | type | labels | meaning |
 //! | --- | --- | --- | --- |
@@ -8,7 +9,7 @@
 //! | `serenity_slack_mem_bytes` | gauge | | the estimator's last memory slack |
 //! | `serenity_signal` | gauge | `pipeline`, `group`, `signal` | every built-in and derived signal of every group, last tick |
 //! | `serenity_contentions` | gauge | `pipeline` | contentions raised in the last tick |
-//! | `serenity_corrections_total` | counter | `action`, `mode` | corrections acted on (`mode` = `enforce` or `dry_run`) |
+//! | `serenity_corrections_total` | counter | `action`, `mode` | corrections acted on (`mode` = `enforce` or `dry_run`); the agent starts the configured action's series at 0 |
 //! | `serenity_refused_corrections_total` | counter | | corrections refused because the group is not strictly below the best-effort prefix |
 //! | `serenity_valve_open` | gauge | `pipeline` | 1 while the pipeline's valve is open (pipelines with a `valve` stage) |
 //! | `serenity_groups` | gauge | `kind` | groups sampled in the last tick (`production`, `best-effort`) |
@@ -18,12 +19,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::{self, JoinHandle};
-use std::time::Duration;
+
+use crate::http::{Handler, HttpServer, Limits, Request, Response};
 
 /// The content type of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -242,116 +242,27 @@ pub fn render(state: &MetricsState) -> String {
     out
 }
 
-/// The metrics listener: a thread answering `GET /metrics`; stopped and
-/// joined on drop.
-#[derive(Debug)]
-pub struct MetricsServer {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl MetricsServer {
-    /// Binds `addr` (port 0 picks a free port) and serves `metrics`.
-    pub fn start(addr: SocketAddr, metrics: Arc<Metrics>) -> io::Result<MetricsServer> {
-        let listener = TcpListener::bind(addr)?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop_flag = stop.clone();
-        let thread = thread::Builder::new()
-            .name("serenity-metrics".into())
-            .spawn(move || serve(listener, metrics, stop_flag))?;
-        Ok(MetricsServer {
-            addr,
-            stop,
-            thread: Some(thread),
-        })
-    }
-
-    /// The address actually bound.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+/// Answers the metrics listener's requests: `GET /metrics` (and `HEAD`)
+/// renders the last tick; `/` says where the metrics are; other paths are
+/// 404, other methods 405.
+pub fn route(metrics: &Metrics, request: &Request) -> Response {
+    let read = matches!(request.method.as_str(), "GET" | "HEAD");
+    match (read, request.path.as_str()) {
+        (true, "/metrics") => Response {
+            content_type: CONTENT_TYPE,
+            ..Response::text(200, metrics.render())
+        },
+        (true, "/") => Response::text(200, "serenity agent: metrics at /metrics\n"),
+        (true, _) => Response::text(404, "not found\n"),
+        (false, _) => Response::text(405, "only GET and HEAD\n").with_header("Allow", "GET, HEAD"),
     }
 }
 
-impl Drop for MetricsServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn serve(listener: TcpListener, metrics: Arc<Metrics>, stop: Arc<AtomicBool>) {
-    while !stop.load(Ordering::SeqCst) {
-        match listener.accept() {
-            Ok((stream, peer)) => {
-                if let Err(e) = answer(stream, &metrics) {
-                    log::debug!(target: "serenity", "metrics request from {peer} failed: {e}");
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                thread::sleep(Duration::from_millis(25));
-            }
-            Err(e) => {
-                log::warn!(target: "serenity", "metrics listener: {e}");
-                thread::sleep(Duration::from_millis(100));
-            }
-        }
-    }
-}
-
-/// Reads one request (headers only, at most 8 KiB) and answers it.
-fn answer(mut stream: TcpStream, metrics: &Metrics) -> io::Result<()> {
-    stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(2)))?;
-    let mut request = Vec::with_capacity(512);
-    let mut buf = [0u8; 1024];
-    while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 8192 {
-        let n = stream.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        request.extend_from_slice(&buf[..n]);
-    }
-    let text = String::from_utf8_lossy(&request);
-    let mut parts = text.lines().next().unwrap_or("").split_whitespace();
-    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let path = target.split('?').next().unwrap_or("");
-    let (status, content_type, body) = match (method, path) {
-        ("GET" | "HEAD", "/metrics") => ("200 OK", CONTENT_TYPE, metrics.render()),
-        ("GET" | "HEAD", "/") => (
-            "200 OK",
-            "text/plain; charset=utf-8",
-            "serenity agent: metrics at /metrics\n".to_owned(),
-        ),
-        ("GET" | "HEAD", _) => (
-            "404 Not Found",
-            "text/plain; charset=utf-8",
-            "not found\n".to_owned(),
-        ),
-        _ => (
-            "405 Method Not Allowed",
-            "text/plain; charset=utf-8",
-            "only GET\n".to_owned(),
-        ),
-    };
-    let mut response = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    if status.starts_with("405") {
-        response.push_str("Allow: GET, HEAD\r\n");
-    }
-    response.push_str("\r\n");
-    stream.write_all(response.as_bytes())?;
-    if method != "HEAD" {
-        stream.write_all(body.as_bytes())?;
-    }
-    stream.flush()
+/// The metrics listener on `addr` (port 0 picks a free port), serving
+/// [`route`] within the default [`Limits`]; it stops when dropped.
+pub fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> io::Result<HttpServer> {
+    let handler: Handler = Arc::new(move |request: &Request| route(&metrics, request));
+    HttpServer::start("serenity-metrics", addr, Limits::default(), handler)
 }
 
 #[cfg(test)]
@@ -390,6 +301,68 @@ mod tests {
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let (_, value) = line.rsplit_once(' ').unwrap();
             assert!(value.parse::<f64>().is_ok() || value == "NaN", "{line}");
+        }
+    }
+
+    fn request(method: &str, path: &str) -> Request {
+        Request {
+            method: method.into(),
+            path: path.into(),
+            query: String::new(),
+            body: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn routes_answer_metrics_root_404_and_405() {
+        let metrics = Metrics::default();
+        metrics.lock().ticks_total = 7;
+        let scrape = route(&metrics, &request("GET", "/metrics"));
+        assert_eq!((scrape.status, scrape.content_type), (200, CONTENT_TYPE));
+        assert!(String::from_utf8_lossy(&scrape.body).contains("serenity_ticks_total 7\n"));
+        assert_eq!(route(&metrics, &request("HEAD", "/metrics")).status, 200);
+        assert_eq!(route(&metrics, &request("GET", "/")).status, 200);
+        assert_eq!(route(&metrics, &request("GET", "/nope")).status, 404);
+        let post = route(&metrics, &request("POST", "/metrics"));
+        assert_eq!(post.status, 405);
+        assert_eq!(post.headers, vec![("Allow", "GET, HEAD".to_owned())]);
+    }
+
+    /// The promtool lints (`promtool check metrics`, which
+    /// tests/prometheus/run.sh runs on a live scrape) that a change here
+    /// could break: HELP and TYPE for every family, `_total` on counters
+    /// and only on them, no abbreviated units.
+    #[test]
+    fn exposition_follows_the_promtool_naming_lints() {
+        let mut state = MetricsState {
+            slack_cpus: Some(0.0),
+            slack_mem_bytes: Some(0.0),
+            ..Default::default()
+        };
+        state
+            .corrections_total
+            .insert(("freeze".into(), "dry_run".into()), 0);
+        let text = render(&state);
+        let types: Vec<(&str, &str)> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split_once(' '))
+            .collect();
+        assert_eq!(types.len(), 11, "{text}");
+        for (name, kind) in types {
+            assert!(text.contains(&format!("# HELP {name} ")), "{name}: no HELP");
+            assert!(name.starts_with("serenity_"), "{name}");
+            assert_eq!(
+                name.ends_with("_total"),
+                kind == "counter",
+                "{name} is a {kind}: `_total` goes on counters only"
+            );
+            for abbreviation in ["_ms", "_sec", "_secs", "_mb", "_mib", "_kb", "_pct"] {
+                assert!(
+                    !name.contains(&format!("{abbreviation}_")) && !name.ends_with(abbreviation),
+                    "{name}: abbreviated unit {abbreviation}"
+                );
+            }
         }
     }
 

@@ -10,7 +10,8 @@
 use crate::config::{Action, AgentConfig, CgroupVersion};
 use crate::enforce::{Decision, Enforcer, Outcome};
 use crate::groups::{discover, Discovery, Group, GroupKind, Layout};
-use crate::metrics::{Metrics, MetricsServer, SignalValue};
+use crate::http::HttpServer;
+use crate::metrics::{Metrics, SignalValue};
 use crate::sampling::{host_totals, Sampler};
 use serenity_core::{build_pipeline, BuildOptions, Pipeline, PipelineKind, Slack, Snapshot};
 use std::path::{Path, PathBuf};
@@ -117,6 +118,15 @@ fn load_pipeline(
     Ok(pipeline)
 }
 
+/// The `mode` label of `serenity_corrections_total`.
+fn correction_mode(dry_run: bool) -> &'static str {
+    if dry_run {
+        "dry_run"
+    } else {
+        "enforce"
+    }
+}
+
 /// Refuses to enforce an action whose v1 hierarchy is not mounted (it would
 /// fail on every correction).
 fn check_enforcement_hierarchy(layout: &Layout, action: Action) -> anyhow::Result<()> {
@@ -191,6 +201,18 @@ impl Agent {
         let interval = Duration::try_from_secs_f64(interval_secs).map_err(|_| {
             anyhow::anyhow!("interval_secs = {interval_secs} is not a usable number of seconds")
         })?;
+        // The configured action's counter exists from the start at 0, so a
+        // scrape sees it (and `rate()` works) before the first correction.
+        let metrics = Arc::new(Metrics::default());
+        if qos.is_some() {
+            metrics.lock().corrections_total.insert(
+                (
+                    config.enforcement.action.as_str().to_owned(),
+                    correction_mode(!enforce).to_owned(),
+                ),
+                0,
+            );
+        }
         Ok(Agent {
             interval,
             config,
@@ -201,7 +223,7 @@ impl Agent {
             estimator,
             sampler,
             enforcer,
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             best_effort_missing_said: false,
         })
     }
@@ -243,12 +265,12 @@ impl Agent {
 
     /// Starts the metrics listener configured in `[metrics]` (none when
     /// disabled). It stops when the returned server is dropped.
-    pub fn start_metrics(&self) -> anyhow::Result<Option<MetricsServer>> {
+    pub fn start_metrics(&self) -> anyhow::Result<Option<HttpServer>> {
         if !self.config.metrics.enabled {
             return Ok(None);
         }
         let listen = self.config.metrics.listen;
-        let server = MetricsServer::start(listen, self.metrics.clone())
+        let server = crate::metrics::serve(listen, self.metrics.clone())
             .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {listen}: {e}"))?;
         log::info!(
             target: "serenity",
@@ -365,11 +387,7 @@ impl Agent {
             let n = groups.iter().filter(|g| g.kind == kind).count();
             m.groups.insert(kind.framework_id().to_owned(), n);
         }
-        let mode = if self.enforcer.dry_run() {
-            "dry_run"
-        } else {
-            "enforce"
-        };
+        let mode = correction_mode(self.enforcer.dry_run());
         for d in decisions {
             match d.outcome {
                 Outcome::Refused(_) => m.refused_total += 1,

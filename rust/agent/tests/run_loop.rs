@@ -1,7 +1,8 @@
 //! `run()` and `Agent::new()` on a recorded cgroup v1 tree (plain
 //! directories and files, no root needed): the loop stops after `--once`,
 //! `--ticks` or the shutdown flag, pipeline files are checked, and a closed
-//! estimator valve shows in the slack and the metrics.
+//! estimator valve shows in the slack and the metrics, and the correction
+//! counter exists before the first correction.
 
 mod support;
 
@@ -88,6 +89,19 @@ fn a_closed_estimator_valve_zeroes_the_slack_and_shows_in_metrics() {
         Some(&false),
         "the metric shows the closed valve"
     );
+}
+
+#[test]
+fn the_configured_actions_correction_counter_is_exported_at_zero_before_any_correction() {
+    let dir = TempDir::new();
+    let config = AgentConfig::load(&setup(&dir, "")).unwrap();
+    let agent = Agent::new(config, false).unwrap();
+    let text = agent.metrics().render();
+    assert!(
+        text.contains("serenity_corrections_total{action=\"kill\",mode=\"dry_run\"} 0\n"),
+        "{text}"
+    );
+    assert!(!text.contains("mode=\"enforce\""), "{text}");
 }
 
 #[test]

@@ -166,10 +166,10 @@ fn a_cpu_antagonist_raises_a_production_groups_run_queue_delay_and_cpu_pressure(
             hot > 0.5 && hot > calm + 0.1,
             "cpu pressure {calm:.3} -> {hot:.3}"
         ),
-        _ => skip(
+        _ => skip_part(
             test,
             &format!(
-                "PSI part: {} has no cpu.pressure (PSI unsupported on this kernel)",
+                "{} has no cpu.pressure (PSI unsupported on this kernel)",
                 Path::new(&root).join(tree.rel("prod/web")).display()
             ),
         ),

@@ -4,6 +4,9 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+/// The `--help` heading of the options every subcommand takes.
+pub const GLOBAL: &str = "Global options";
+
 /// Serenity in Rust: check, replay, record, simulate, score and bench the
 /// pipelines of the Mesos oversubscription modules.
 #[derive(Debug, Parser)]
@@ -20,10 +23,12 @@ use std::path::PathBuf;
   serenity simulate --scenario tests/scenarios/ipc-step-drop.toml --out /tmp/trace.jsonl")]
 pub struct Cli {
     /// More log output on stderr (-v: info, -vv: debug, -vvv: trace).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    // A heading of their own puts the global options after each
+    // subcommand's own options in its `--help`.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
     pub verbose: u8,
     /// Only errors on stderr.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, global = true, conflicts_with = "verbose", help_heading = GLOBAL)]
     pub quiet: bool,
     /// What to do.
     #[command(subcommand)]

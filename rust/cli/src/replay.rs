@@ -14,6 +14,7 @@ use crate::plot::{PlotFormat, PlotRecorder};
 use crate::Problems;
 use anyhow::Context;
 use serenity_core::model::proto::ResourceUsage;
+use serenity_core::model::trace_text;
 use serenity_core::signal::SignalNames;
 use serenity_core::{
     build_pipeline, load_trace, BuildOptions, Pipeline, PipelineKind, Snapshot, ValveControl,
@@ -169,12 +170,19 @@ pub fn build_pipelines(files: &[PathBuf], sets: &[String]) -> Result<Vec<Pipelin
     }
 }
 
-/// Loads a trace file, naming the file and the first bad record on failure.
+/// Loads a trace file (any layout `load_trace` recognises), naming the file
+/// and the first bad record, line and field on failure; bytes that are not
+/// UTF-8 are reported with their offset. Returns the text too (for the
+/// ground truth of simulated traces).
 pub fn read_trace(path: &Path) -> anyhow::Result<(String, Vec<ResourceUsage>)> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read trace {}", path.display()))?;
-    let (_, usages) =
-        load_trace(&text).map_err(|e| anyhow::anyhow!("trace {}: {e}", path.display()))?;
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read trace {}", path.display()))?;
+    let bad =
+        |e: serenity_core::model::DecodeError| anyhow::anyhow!("trace {}: {e}", path.display());
+    let (_, usages) = load_trace(trace_text(&bytes).map_err(bad)?).map_err(bad)?;
+    // The bytes were just checked to be UTF-8: this cannot fail, nor copy.
+    let text = String::from_utf8(bytes)
+        .with_context(|| format!("trace {} is not UTF-8", path.display()))?;
     Ok((text, usages))
 }
 
@@ -216,8 +224,10 @@ pub fn run_ticks(
 
 /// Runs `serenity replay`.
 pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
+    // The plot is written last: check its path first, so that a long replay
+    // does not end in an error.
     let plot_format = match &args.plot {
-        Some(p) => Some(PlotFormat::from_path(p)?),
+        Some(p) => Some(check_plot_path(p)?),
         None => None,
     };
     let mut pipelines = build_pipelines(&args.pipelines, &args.sets)?;
@@ -313,9 +323,49 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_default();
         let data = recorder.finish(&trace_name, &names, &truth);
         crate::plot::write(&data, path, format)?;
-        log::info!("wrote the plot to {}", path.display());
+        // On stderr (stdout is the replay's output); `-q` keeps only errors.
+        if log::log_enabled!(log::Level::Warn) {
+            eprintln!("wrote {}", path.display());
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Checks before the replay that `--plot PATH` can be written: a known
+/// extension, an existing parent directory, and a file that can be opened
+/// for writing. An existing file is left as it is; a new one is created and
+/// removed again.
+pub fn check_plot_path(path: &Path) -> anyhow::Result<PlotFormat> {
+    let format = PlotFormat::from_path(path)?;
+    let shown = path.display();
+    if path.is_dir() {
+        anyhow::bail!("--plot {shown}: is a directory; give a file name ending in .svg or .png");
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        anyhow::bail!(
+            "--plot {shown}: the directory {} does not exist; create it or choose another path",
+            parent.display()
+        );
+    }
+    let cannot = || format!("--plot {shown}: cannot write there");
+    if path.exists() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .with_context(cannot)?;
+    } else {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .with_context(cannot)?;
+        std::fs::remove_file(path).with_context(cannot)?;
+    }
+    Ok(format)
 }
 
 /// A progress bar on stderr for traces of 1000 records or more, hidden when

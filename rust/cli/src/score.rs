@@ -83,8 +83,9 @@ fn score_file(
     result: Option<&Path>,
     opts: &ScoreOptions,
 ) -> anyhow::Result<Vec<PipelineScore>> {
-    let text = std::fs::read_to_string(trace)
-        .with_context(|| format!("cannot read trace {}", trace.display()))?;
+    // The trace is read and checked as replay reads it, so that a bad record
+    // is named the same way.
+    let (text, _) = crate::replay::read_trace(trace)?;
     let (truth, actions) =
         load_labelled(&text).map_err(|e| anyhow::anyhow!("trace {}: {e}", trace.display()))?;
     if !truth.iter().any(Option::is_some) {

@@ -148,7 +148,7 @@ fn an_unreadable_trace_exits_nonzero_naming_the_first_bad_record() {
     assert_eq!(
         stderr(&o),
         format!(
-            "error: trace {trace}: record 2 (line 3): at `executors[0].statistics.timestamp`: expected a number, found the string \"noon\" at line 1 column 51\n"
+            "error: trace {trace}: record 2 (line 3, column 51): at `executors[0].statistics.timestamp`: expected a number, found the string \"noon\"\n"
         )
     );
 }
@@ -261,4 +261,160 @@ fn an_unprefixed_override_reaches_the_pipelines_that_have_the_stage() {
         .filter_map(|l| l["slack"]["cpus"].as_f64())
         .sum();
     assert!(half < full, "a lower cap lends less: {half} vs {full}");
+}
+
+/// What `serenity_core` says a trace record must look like (checked word for
+/// word in the core's tests).
+const SHAPES: &str = "a trace record is a JSON object with `executors` (a Mesos ResourceUsage); a trace is JSON Lines of them (one object per line, what `serenity record` and `serenity simulate` write), a single ResourceUsage object, or an original Serenity fixture file ({\"resource_usage\": [ResourceUsage, ...]})";
+
+#[test]
+fn a_record_that_is_json_but_not_a_resource_usage_is_an_error_naming_file_record_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let est = write(dir.path(), "est.toml", ESTIMATOR);
+    // A replay's own output given back as a trace.
+    let trace = write(
+        dir.path(),
+        "result.jsonl",
+        "{\"executors\": []}\n{\"tick\": 0, \"pipeline\": \"qos\"}\n",
+    );
+    let o = serenity(&["replay", "-p", &est, &trace]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stdout(&o), "", "no tick runs");
+    assert_eq!(
+        stderr(&o),
+        format!("error: trace {trace}: record 1 (line 2): not a ResourceUsage: the object has none of the keys `executors` and `total` (its keys: `tick`, `pipeline`); {SHAPES}\n")
+    );
+}
+
+#[test]
+fn json_of_the_wrong_shape_says_what_a_trace_record_must_look_like() {
+    let dir = tempfile::tempdir().unwrap();
+    let est = write(dir.path(), "est.toml", ESTIMATOR);
+    let trace = write(dir.path(), "numbers.json", "[1,2,3]\n");
+    let o = serenity(&["replay", "-p", &est, &trace]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        format!("error: trace {trace}: line 1, column 1: this is a JSON array, not a trace record: {SHAPES}\n")
+    );
+}
+
+#[test]
+fn bytes_that_are_not_utf8_are_reported_with_their_byte_offset_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let est = write(dir.path(), "est.toml", ESTIMATOR);
+    let trace = dir.path().join("binary.jsonl");
+    std::fs::write(&trace, b"{\"executors\": []}\n{\"executors\": [\xff]}\n").unwrap();
+    let trace = trace.display().to_string();
+    let o = serenity(&["replay", "-p", &est, &trace]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        format!("error: trace {trace}: line 2, column 16, byte offset 33: byte 0xff is not UTF-8: a trace is JSON text (is this a binary or compressed file?)\n")
+    );
+}
+
+#[test]
+fn an_empty_usage_and_an_executor_without_statistics_still_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let est = write(dir.path(), "est.toml", ESTIMATOR);
+    let trace = write(
+        dir.path(),
+        "sparse.jsonl",
+        "{}\n{\"executors\": [{\"executor_info\": {\"executor_id\": {\"value\": \"e\"}, \"framework_id\": {\"value\": \"f\"}}}]}\n",
+    );
+    let o = serenity(&["replay", "-p", &est, "--output", "jsonl", &trace]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(lines(&stdout(&o)).len(), 2);
+}
+
+#[test]
+fn a_plot_path_that_cannot_be_written_fails_before_the_replay_prints_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = simulate(dir.path(), "steady-no-interference");
+    let est = write(dir.path(), "est.toml", ESTIMATOR);
+    let missing = dir.path().join("no-such-dir");
+    let plot = missing.join("out.svg").display().to_string();
+    let o = serenity(&["replay", "-p", &est, &trace, "--plot", &plot]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stdout(&o), "", "the replay did not run");
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "error: --plot {plot}: the directory {} does not exist; create it or choose another path\n",
+            missing.display()
+        )
+    );
+    // A directory is not a plot file either, whatever its name.
+    let as_dir = dir.path().join("d.svg");
+    std::fs::create_dir(&as_dir).unwrap();
+    let as_dir = as_dir.display().to_string();
+    let o = serenity(&["replay", "-p", &est, &trace, "--plot", &as_dir]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stdout(&o), "");
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "error: --plot {as_dir}: is a directory; give a file name ending in .svg or .png\n"
+        )
+    );
+}
+
+#[test]
+fn a_written_plot_is_announced_on_stderr_unless_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = simulate(dir.path(), "steady-no-interference");
+    let est = write(dir.path(), "est.toml", ESTIMATOR);
+    let plot = dir.path().join("out.svg").display().to_string();
+    let o = serenity(&["replay", "-p", &est, &trace, "--plot", &plot]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).ends_with(&format!("wrote {plot}\n")),
+        "{}",
+        stderr(&o)
+    );
+    assert!(std::path::Path::new(&plot).is_file());
+    let o = serenity(&["-q", "replay", "-p", &est, &trace, "--plot", &plot]);
+    assert!(o.status.success());
+    assert_eq!(stderr(&o), "");
+}
+
+#[test]
+fn a_stage_key_given_as_a_pipeline_override_names_the_stages_that_take_it_in_each_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = simulate(dir.path(), "steady-no-interference");
+    let est = write(dir.path(), "est.toml", ESTIMATOR);
+    let qos = write(dir.path(), "qos.toml", QOS_NO_DETECTOR);
+    let o = serenity(&[
+        "replay",
+        "-p",
+        &est,
+        "-p",
+        &qos,
+        "--set",
+        "alpha=0.3",
+        &trace,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stdout(&o), "");
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "override `alpha=0.3`: `alpha`: a key of stages (ema), not of the pipeline; in {est}, stage 3 (ema) takes it: write `ema.alpha=0.3`\n\
+             override `alpha=0.3`: `alpha`: a key of stages (ema), not of the pipeline; in {qos}, stage 1 (ema) takes it: write `ema.alpha=0.3`\n"
+        )
+    );
+}
+
+#[test]
+fn a_misspelt_override_key_gets_a_suggestion() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = simulate(dir.path(), "steady-no-interference");
+    let est = write(dir.path(), "est.toml", ESTIMATOR);
+    let o = serenity(&["replay", "-p", &est, "--set", "slack.fracton=0.5", &trace]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "override `slack.fracton=0.5`: stage 4 (slack): `fracton`: unknown key; did you mean `fraction`? (this stage takes: epsilon_cpus, fraction, name, usage)\n"
+    );
 }

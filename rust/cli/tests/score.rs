@@ -280,3 +280,23 @@ fn an_open_loop_trace_needs_its_replay_to_be_scored() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("has no actions"), "{}", stderr(&o));
 }
+
+#[test]
+fn score_reads_its_traces_as_replay_does_and_names_a_record_that_is_not_a_usage() {
+    let dir = tempfile::tempdir().unwrap();
+    // A replay's output given where the simulated trace belongs.
+    let not_a_trace = write(
+        dir.path(),
+        "result.jsonl",
+        "{\"tick\": 0, \"pipeline\": \"qos\", \"slack\": null}\n",
+    );
+    let o = serenity(&["score", &not_a_trace]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.starts_with(&format!(
+            "error: trace {not_a_trace}: record 0 (line 1): not a ResourceUsage: the object has none of the keys `executors` and `total`"
+        )),
+        "{err}"
+    );
+}

@@ -17,12 +17,14 @@ pub mod stage;
 pub mod stages;
 pub mod tick;
 pub mod valve;
+pub mod valve_request;
 
 pub use config::{
     build_pipeline, build_pipeline_with_stages, BuildOptions, ConfigError, ConfigErrors,
     ProbeSettings,
 };
-pub use model::{decode_usage, load_trace, Snapshot};
+pub use model::{decode_usage, load_trace, load_trace_bytes, Snapshot};
 pub use pipeline::{Outcome, Pipeline, PipelineKind, Stopped};
 pub use tick::{Contention, Correction, Slack};
 pub use valve::ValveControl;
+pub use valve_request::{parse_valve_request, ValveRequestError};

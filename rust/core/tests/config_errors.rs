@@ -37,9 +37,9 @@ type = "no_such_stage"
     assert_eq!(
         errors(text, &[]),
         vec![
-            "p.toml:2:1: `colour` = \"blue\": unknown key (this stage takes: description, executor_grace_ticks, interval_secs, kind, probe, stage)".to_string(),
+            "p.toml:2:1: `colour` = \"blue\": unknown key (the pipeline takes: description, executor_grace_ticks, interval_secs, kind, probe, stage)".to_string(),
             "p.toml:6:9: stage 1 (ema): `alpha` = 1.5: must be greater than 0 and at most 1".to_string(),
-            "p.toml:7:1: stage 1 (ema): `inptu` = \"cpu_usage\": unknown key (this stage takes: alpha, input, mode, name, output, skip_first_sample, time_constant_secs)".to_string(),
+            "p.toml:7:1: stage 1 (ema): `inptu` = \"cpu_usage\": unknown key; did you mean `input`? (this stage takes: alpha, input, mode, name, output, skip_first_sample, time_constant_secs)".to_string(),
             "p.toml:11:12: stage 2 (slack): `fraction` = \"most\": must be a number, found a string".to_string(),
             format!("p.toml:14:8: stage 3 (no_such_stage): `type` = \"no_such_stage\": unknown stage type (known: {known})"),
         ]
@@ -94,9 +94,9 @@ fn overrides_apply_by_stage_name_or_index_and_are_validated() {
         errors(text, &["smooth.alpha=3", "slak.fraction=0.5", "2.colour=1", "nonsense"]),
         vec![
             "override `nonsense`: an override must read `key=value` or `stage.key=value`",
-            "override `slak.fraction=0.5`: no stage is named `slak` (stages: smooth, slack); use a stage name or a 1-based index",
+            "override `slak.fraction=0.5`: no stage is named `slak`; did you mean `slack`? (stages: smooth, slack); use a stage name or a 1-based index",
             "override `smooth.alpha=3`: stage 1 (ema): `alpha` = 3: must be greater than 0 and at most 1",
-            "override `2.colour=1`: stage 2 (slack): `colour`: unknown key",
+            "override `2.colour=1`: stage 2 (slack): `colour`: unknown key (this stage takes: epsilon_cpus, fraction, name, usage)",
         ]
     );
 }
@@ -114,7 +114,71 @@ fn probe_table_is_read_and_its_keys_are_checked() {
         errors(bad, &[]),
         vec![
             "p.toml:5:8: `probe.perf` = 1: must be true or false, found an integer",
-            "p.toml:6:1: `probe.root` = \"/x\": unknown key (this stage takes: cgroup_root, perf, perf_interval_secs, prefix, starvation)",
+            "p.toml:6:1: `probe.root` = \"/x\": unknown key ([probe] takes: cgroup_root, perf, perf_interval_secs, prefix, starvation)",
         ]
     );
+}
+
+#[test]
+fn a_stage_key_given_as_a_pipeline_override_names_the_stages_that_take_it() {
+    let text = "kind = \"estimator\"\n[[stage]]\ntype = \"ema\"\nname = \"smooth\"\n[[stage]]\ntype = \"ema\"\ninput = \"mem_rss_bytes\"\n[[stage]]\ntype = \"slack\"\n";
+    assert_eq!(
+        errors(text, &["alpha=0.5", "fraction=0.7"]),
+        vec![
+            "override `alpha=0.5`: `alpha`: a key of stages (ema), not of the pipeline; in p.toml, stages 1 (ema), 2 (ema) take it: write `smooth.alpha=0.5` or `ema.alpha=0.5`",
+            "override `fraction=0.7`: `fraction`: a key of stages (slack, memory_slack), not of the pipeline; in p.toml, stage 3 (slack) takes it: write `slack.fraction=0.7`",
+        ]
+    );
+    // A stage key of a stage this pipeline lacks says so.
+    let text = "kind = \"estimator\"\n[[stage]]\ntype = \"slack\"\n";
+    assert_eq!(
+        errors(text, &["alpha=0.5"]),
+        vec!["override `alpha=0.5`: `alpha`: a key of stages (ema), not of the pipeline; no stage of p.toml takes it"]
+    );
+}
+
+#[test]
+fn a_stage_key_written_at_the_top_level_names_the_stage_table_to_move_it_to() {
+    let text =
+        "kind = \"estimator\"\nfraction = 0.7\n[[stage]]\ntype = \"slack\"\nfraction = 0.3\n";
+    assert_eq!(
+        errors(text, &[]),
+        vec!["p.toml:2:1: `fraction` = 0.7: a key of stages (slack, memory_slack), not of the pipeline; stage 1 (slack) takes it: move it into that [[stage]] table"]
+    );
+}
+
+#[test]
+fn misspelt_keys_stage_types_signals_and_stage_names_get_a_suggestion_only_when_close() {
+    let text = "kind = \"estimator\"\nintreval_secs = 2\n[[stage]]\ntype = \"ema\"\nalpah = 0.5\nmode = \"regluar\"\n[[stage]]\ntype = \"slak\"\n[[stage]]\ntype = \"slack\"\nusage = \"cpu_usage_eam\"\n";
+    let e = errors(text, &["emma.alpha=0.1", "colour=1", "alhpa=0.3"]);
+    let hints: Vec<&str> = e
+        .iter()
+        .map(|m| {
+            m.split_once("did you mean ")
+                .map_or("-", |(_, h)| h.split_once('?').map_or(h, |(h, _)| h))
+        })
+        .collect();
+    assert_eq!(
+        hints,
+        vec![
+            "`interval_secs`", // a top-level key in the file
+            "-",               // colour: nothing is close
+            "`ema.alpha`",     // a misspelt stage key as a pipeline override
+            "`ema`",           // emma.alpha: the stage selector
+            "`regular`",       // a choice
+            "`alpha`",         // a stage key in the file
+            "`slack`",         // a stage type
+            "`cpu_usage_ema`", // a signal
+        ],
+        "{e:#?}"
+    );
+}
+
+#[test]
+fn the_article_before_a_stage_type_or_pipeline_kind_follows_its_sound() {
+    let e = errors(
+        "kind = \"estimator\"\n[[stage]]\ntype = \"overload\"\n",
+        &[],
+    );
+    assert_eq!(e, vec!["p.toml:3:8: stage 1 (overload): `type` = \"overload\": an overload stage cannot run in an estimator pipeline (it belongs in: qos)"]);
 }

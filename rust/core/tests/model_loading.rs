@@ -1,7 +1,9 @@
 //! Loading the original fixtures and decoding protobuf bytes.
 
 use prost::Message;
-use serenity_core::model::{decode_usage, load_trace, proto, Snapshot, TraceFormat};
+use serenity_core::model::{
+    decode_usage, load_trace, load_trace_bytes, proto, Snapshot, TraceFormat, TRACE_SHAPES,
+};
 
 fn fixture(name: &str) -> String {
     let path = format!(
@@ -74,7 +76,7 @@ fn a_bad_field_is_named_by_record_line_and_path() {
     assert_eq!(err.path, "executors[0].statistics.timestamp");
     let text = err.to_string();
     assert!(
-        text.starts_with("record 1 (line 2): at `executors[0].statistics.timestamp`"),
+        text.starts_with("record 1 (line 2, column 48): at `executors[0].statistics.timestamp`"),
         "{text}"
     );
 
@@ -114,4 +116,99 @@ fn unkeyable_and_duplicate_executors_are_rejected_with_a_reason() {
     assert!(snap.rejected[0].reason.contains("more than once"));
     assert!(snap.rejected[1].reason.contains("no framework_id"));
     assert!(snap.rejected[2].reason.contains("no executor_info"));
+}
+
+#[test]
+fn a_bad_field_in_a_multi_line_fixture_is_named_with_its_line() {
+    let fixture = "{\n  \"resource_usage\": [\n    {\"executors\": []},\n    {\"executors\": [{\"statistics\": {\"timestamp\": \"soon\"}}]}\n  ]\n}\n";
+    let err = load_trace(fixture).unwrap_err();
+    assert_eq!((err.record, err.line), (Some(1), Some(4)));
+    assert_eq!(
+        err.to_string(),
+        "record 1 (line 4, column 55): at `resource_usage[1].executors[0].statistics.timestamp`: expected a number, found the string \"soon\""
+    );
+}
+
+#[test]
+fn a_record_that_is_json_but_not_a_usage_is_an_error_naming_the_record() {
+    // A replay output line given as a trace: valid JSON, no usage keys.
+    let lines = "{\"executors\": []}\n{\"tick\": 0, \"pipeline\": \"qos\", \"slack\": null}\n";
+    let err = load_trace(lines).unwrap_err();
+    assert_eq!((err.record, err.line), (Some(1), Some(2)));
+    assert!(
+        err.message.starts_with(
+            "not a ResourceUsage: the object has none of the keys `executors` and `total` (its keys: `tick`, `pipeline`, `slack`); "
+        ),
+        "{err}"
+    );
+    assert!(err.message.ends_with(TRACE_SHAPES), "{err}");
+
+    let fixture = r#"{"resource_usage": [{"executors": []}, {"foo": 1}]}"#;
+    let err = load_trace(fixture).unwrap_err();
+    assert_eq!(err.record, Some(1));
+    assert_eq!(err.path, "resource_usage[1]");
+    assert!(err.message.starts_with("not a ResourceUsage"), "{err}");
+
+    let err = load_trace("{\n  \"foo\": 1\n}\n").unwrap_err();
+    assert!(err.message.starts_with("not a ResourceUsage"), "{err}");
+}
+
+#[test]
+fn an_empty_usage_and_an_executor_without_statistics_still_load() {
+    // `{}` is the protobuf JSON of an empty ResourceUsage; an executor may
+    // lack statistics (the snapshot treats that as a missing signal).
+    let text = "{}\n{\"executors\": [{\"executor_info\": {\"executor_id\": {\"value\": \"e\"}, \"framework_id\": {\"value\": \"f\"}}}], \"truth\": {}}\n{\"total\": [], \"actions\": []}\n";
+    let (format, usages) = load_trace(text).unwrap();
+    assert_eq!(format, TraceFormat::JsonLines);
+    assert_eq!(usages.len(), 3);
+    assert!(usages[0].executors.is_empty());
+    assert!(usages[1].executors[0].statistics.is_none());
+    let (format, usages) = load_trace("{}").unwrap();
+    assert_eq!((format, usages.len()), (TraceFormat::JsonLines, 1));
+}
+
+#[test]
+fn json_of_the_wrong_shape_says_what_a_trace_record_must_look_like() {
+    for (text, what, line) in [
+        ("[1, 2, 3]\n", "a JSON array", 1),
+        ("{\"executors\": []}\n[1, 2, 3]\n", "a JSON array", 2),
+        ("42\n", "a JSON number", 1),
+        ("\"executors\"\n", "a JSON string", 1),
+        ("{\"executors\": []}\nnull\n", "`null`", 2),
+    ] {
+        let err = load_trace(text).unwrap_err();
+        assert_eq!(err.line, Some(line), "{text:?}: {err}");
+        assert_eq!(
+            err.message,
+            format!("this is {what}, not a trace record: {TRACE_SHAPES}"),
+            "{text:?}"
+        );
+    }
+    // The sentence names all three layouts.
+    for layout in [
+        "JSON Lines",
+        "single ResourceUsage object",
+        "fixture file",
+        "serenity record",
+    ] {
+        assert!(TRACE_SHAPES.contains(layout), "{layout}");
+    }
+}
+
+#[test]
+fn bytes_that_are_not_utf8_are_reported_with_their_offset_and_line() {
+    let mut bytes = b"{\"executors\": []}\n{\"executors\": [".to_vec();
+    bytes.push(0xff);
+    bytes.extend_from_slice(b"]}\n");
+    let err = load_trace_bytes(&bytes).unwrap_err();
+    assert_eq!(err.offset, Some(33));
+    assert_eq!((err.line, err.column), (Some(2), Some(16)));
+    assert_eq!(
+        err.to_string(),
+        "line 2, column 16, byte offset 33: byte 0xff is not UTF-8: a trace is JSON text (is this a binary or compressed file?)"
+    );
+    assert_eq!(
+        load_trace_bytes(b"{\"executors\": []}\n").unwrap().1.len(),
+        1
+    );
 }

@@ -47,6 +47,9 @@ enum serenity_result
   SERENITY_RESULT_PANIC = 7,
   // The handle was poisoned by an earlier panic; free it.
   SERENITY_RESULT_POISONED = 8,
+  // A request (a `/valve` request's query or body) is refused; the
+  // function's message says why.
+  SERENITY_RESULT_INVALID_REQUEST = 9,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -458,6 +461,25 @@ void serenity_qos_free(struct serenity_qos *qos);
 // `serenity_result` value); "unknown result" for other numbers. Never NULL;
 // lives for the whole process.
 const char *serenity_result_text(uint32_t result);
+
+// Reads what a `/valve` request asks: the switch position of
+// `enabled=true` / `enabled=false`, form-urlencoded in the query string
+// (`query`, without `?`) or, when the query has no parameters, in the body.
+// On success writes `true` (open) or `false` (close) to `*open_out` and
+// answers `SERENITY_RESULT_OK`. A refused request (unknown or repeated
+// parameter, missing `enabled`, a value other than true/false, bad
+// percent-encoding, not UTF-8) answers `SERENITY_RESULT_INVALID_REQUEST`
+// and leaves `*open_out` alone. Either way the sentence saying why (empty
+// on success) is copied into `message_buf`, NUL-terminated and truncated to
+// `message_buf_len` bytes, and its full length is written to
+// `*message_len_out` when not NULL.
+//
+// # Safety
+// `query` and `body` are valid for `query_len` and `body_len` bytes of
+// reads (either may be NULL when its length is 0); `open_out` is valid for
+// a write; `message_buf` is NULL or valid for `message_buf_len` bytes of
+// writes; `message_len_out` is NULL or valid for a write.
+serenity_result serenity_valve_request_parse(const uint8_t *query, size_t query_len, const uint8_t *body, size_t body_len, bool *open_out, char *message_buf, size_t message_buf_len, size_t *message_len_out);
 
 // The library's version, e.g. "serenity-ffi 0.1.0". Static; never NULL.
 const char *serenity_version(void);

@@ -83,3 +83,23 @@ pub(crate) unsafe fn write_opt<T>(out: *mut T, value: T) {
         unsafe { out.write(value) };
     }
 }
+
+/// Copies `text` into `buf` NUL-terminated, truncated to `len` bytes (the
+/// NUL included), unless `buf` is NULL or `len` is 0; returns the text's
+/// full length without the NUL.
+///
+/// # Safety
+/// `buf` is NULL or valid for `len` bytes of writes, not overlapping `text`.
+pub(crate) unsafe fn copy_text(text: &str, buf: *mut c_char, len: usize) -> usize {
+    let text = text.as_bytes();
+    if !buf.is_null() && len > 0 {
+        let n = text.len().min(len - 1);
+        // SAFETY: `buf` is valid for `len` bytes (contract) and `n + 1 <=
+        // len`; the regions do not overlap (contract).
+        unsafe {
+            std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), n);
+            buf.add(n).write(0);
+        }
+    }
+    text.len()
+}

@@ -35,6 +35,7 @@ pub mod qos;
 pub mod result;
 #[cfg(feature = "test-stages")]
 pub mod test_stages;
+pub mod valve_request;
 pub mod version;
 
 pub use error::serenity_config_error;

@@ -6,6 +6,7 @@ use crate::handle::Handle;
 use crate::input;
 use crate::result::serenity_result;
 use crate::SERENITY_MAX_USAGE_BYTES;
+use serenity_core::config::with_article;
 use serenity_core::model::Snapshot;
 use serenity_core::{BuildOptions, Pipeline, PipelineKind, Slack, ValveControl};
 use std::ffi::c_char;
@@ -143,10 +144,10 @@ pub(crate) fn build(
     };
     if pipeline.kind() != kind {
         let what = format!(
-            "this is a {} pipeline (kind = \"{}\"), but a {} needs kind = \"{}\"",
+            "this is {} pipeline (kind = \"{}\"), but {} needs kind = \"{}\"",
+            with_article(pipeline.kind().as_str()),
             pipeline.kind().as_str(),
-            pipeline.kind().as_str(),
-            kind_word(kind),
+            with_article(kind_word(kind)),
             kind.as_str()
         );
         log::error!(target: "serenity", "{file}: {what}");
@@ -382,17 +383,8 @@ impl Object {
         len: usize,
     ) -> Result<usize, serenity_result> {
         let runner = self.runner.lock()?;
-        let text = runner.last_error.as_bytes();
-        if !buf.is_null() && len > 0 {
-            let n = text.len().min(len - 1);
-            // SAFETY: `buf` is valid for `len` bytes by this function's
-            // contract and `n + 1 <= len`; the regions cannot overlap (the
-            // text is ours).
-            unsafe {
-                std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), n);
-                buf.add(n).write(0);
-            }
-        }
-        Ok(text.len())
+        // SAFETY: `buf` is valid for `len` bytes by this function's contract;
+        // the text is ours, so the regions cannot overlap.
+        Ok(unsafe { crate::input::copy_text(&runner.last_error, buf, len) })
     }
 }

@@ -24,6 +24,9 @@ pub enum serenity_result {
     Panic = 7,
     /// The handle was poisoned by an earlier panic; free it.
     Poisoned = 8,
+    /// A request (a `/valve` request's query or body) is refused; the
+    /// function's message says why.
+    InvalidRequest = 9,
 }
 
 impl serenity_result {
@@ -47,6 +50,7 @@ impl serenity_result {
                 c"an internal error (panic) was caught; the handle is poisoned"
             }
             serenity_result::Poisoned => c"the handle was poisoned by an earlier internal error",
+            serenity_result::InvalidRequest => c"the request is refused (see its message)",
         }
     }
 
@@ -61,6 +65,7 @@ impl serenity_result {
             6 => serenity_result::TooLarge,
             7 => serenity_result::Panic,
             8 => serenity_result::Poisoned,
+            9 => serenity_result::InvalidRequest,
             _ => return None,
         })
     }
@@ -84,11 +89,11 @@ mod tests {
 
     #[test]
     fn every_code_round_trips_and_has_a_text() {
-        for v in 0..=8u32 {
+        for v in 0..=9u32 {
             let r = serenity_result::from_u32(v).expect("known code");
             assert_eq!(r as u32, v);
             assert!(!r.text().is_empty());
         }
-        assert_eq!(serenity_result::from_u32(9), None);
+        assert_eq!(serenity_result::from_u32(10), None);
     }
 }

@@ -132,6 +132,12 @@ fn a_pipeline_of_the_other_kind_is_refused() {
         .err()
         .expect("wrong kind");
     assert_eq!(e.code, serenity_result::InvalidConfig);
+    // The articles follow the nouns' sound.
+    assert!(
+        e.text.contains("this is an estimator pipeline (kind = \"estimator\"), but a QoS controller needs kind = \"qos\""),
+        "{}",
+        e.text
+    );
 }
 
 #[test]

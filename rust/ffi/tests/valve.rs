@@ -142,3 +142,101 @@ fn a_qos_pipeline_pauses_the_estimator_of_its_process_while_overloaded() {
     drop(qos);
     assert_eq!((state(&est).open, state(&est).holds), (true, 0));
 }
+
+/// Calls `serenity_valve_request_parse` with a message buffer of `buf_len`.
+fn parse(
+    query: &[u8],
+    body: &[u8],
+    buf_len: usize,
+) -> (serenity_result, Option<bool>, String, usize) {
+    let mut open = None::<bool>;
+    let mut value = false;
+    let mut buf = vec![0x55 as std::ffi::c_char; buf_len];
+    let mut len = usize::MAX;
+    // SAFETY: slices valid for their lengths; out-pointers valid.
+    let r = unsafe {
+        serenity_ffi::valve_request::serenity_valve_request_parse(
+            query.as_ptr(),
+            query.len(),
+            body.as_ptr(),
+            body.len(),
+            &mut value,
+            if buf_len == 0 {
+                std::ptr::null_mut()
+            } else {
+                buf.as_mut_ptr()
+            },
+            buf_len,
+            &mut len,
+        )
+    };
+    if r == serenity_result::Ok {
+        open = Some(value);
+    }
+    let text = if buf_len == 0 {
+        String::new()
+    } else {
+        // SAFETY: the function NUL-terminates within `buf_len`.
+        unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    (r, open, text, len)
+}
+
+#[test]
+fn valve_requests_are_parsed_by_the_library_with_reasons_for_refusals() {
+    let (r, open, text, len) = parse(b"enabled=false", b"", 64);
+    assert_eq!(
+        (r, open, text.as_str(), len),
+        (serenity_result::Ok, Some(false), "", 0)
+    );
+    let (r, open, _, _) = parse(b"", b"enabled=true", 64);
+    assert_eq!((r, open), (serenity_result::Ok, Some(true)));
+    let (r, open, text, len) = parse(b"", b"enabled=maybe", 256);
+    assert_eq!((r, open), (serenity_result::InvalidRequest, None));
+    assert_eq!(
+        text,
+        "Unknown value 'maybe' of 'enabled'. Possible values: true / false."
+    );
+    assert_eq!(len, text.len());
+    // A short buffer gets a truncated, NUL-terminated prefix and the full length.
+    let (_, _, short, full) = parse(b"", b"enabled=maybe", 8);
+    assert_eq!((short.as_str(), full), ("Unknown", len));
+    // No buffer: only the length.
+    let (r, _, _, n) = parse(b"", b"enabled=maybe", 0);
+    assert_eq!((r, n), (serenity_result::InvalidRequest, len));
+}
+
+#[test]
+fn a_valve_request_with_null_pointers_is_refused_not_read() {
+    let mut open = false;
+    // SAFETY: NULL pointers with non-zero lengths must be caught.
+    let r = unsafe {
+        serenity_ffi::valve_request::serenity_valve_request_parse(
+            std::ptr::null(),
+            5,
+            std::ptr::null(),
+            0,
+            &mut open,
+            std::ptr::null_mut(),
+            0,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(r, serenity_result::NullParameter);
+    // SAFETY: a NULL out-pointer must be caught.
+    let r = unsafe {
+        serenity_ffi::valve_request::serenity_valve_request_parse(
+            b"enabled=true".as_ptr(),
+            12,
+            std::ptr::null(),
+            0,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(r, serenity_result::NullParameter);
+}

@@ -25,9 +25,24 @@ pub fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Prints `SKIP: <test>: <reason>` past the harness's output capture.
+/// Prints `SKIP: <test>: <reason>` past the harness's output capture: the
+/// test returns without checking anything, and scripts/test.sh counts it as
+/// skipped, not passed.
 pub fn skip(test: &str, reason: &str) {
-    let _ = writeln!(std::io::stderr(), "SKIP: {test}: {reason}");
+    say(&format!("SKIP: {test}: {reason}\n"));
+}
+
+/// Prints `SKIP part: <test>: <reason>`: one part of a test cannot run here
+/// (e.g. no PSI, no perf_event hierarchy) while the rest still checks;
+/// scripts/test.sh names it in its summary without uncounting the test.
+pub fn skip_part(test: &str, reason: &str) {
+    say(&format!("SKIP part: {test}: {reason}\n"));
+}
+
+/// Writes `line` to stderr in one write(2), so that it is not interleaved
+/// with libtest's output of the tests running in parallel.
+fn say(line: &str) {
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 /// True as root on a host with the v1 controllers the tests use; otherwise

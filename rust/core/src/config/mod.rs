@@ -24,10 +24,12 @@
 mod error;
 pub mod reader;
 mod source;
+pub mod words;
 
 pub use error::{ConfigError, ConfigErrors, Origin};
 pub use reader::ParamReader;
 pub use source::Source;
+pub use words::{did_you_mean, with_article};
 
 use crate::pipeline::{Pipeline, PipelineKind, PipelineSetup, StageInfo};
 use crate::signal::SignalNames;
@@ -181,7 +183,11 @@ pub fn build_pipeline_with_stages(
     let interval_secs = top.f64("interval_secs", 1.0, reader::positive);
     top.used.push("stage".into());
     top.used.push("probe".into());
-    top.finish(&[]);
+    // Unknown top-level keys are reported once the stages are built, so that
+    // a stage key written at the top level can name the stages that take it.
+    let top_known = top.known_keys();
+    let top_unknown = top.unknown_keys(&[]);
+    let top_errors_at = errors.len();
     let probe = read_probe(&source, &doc, &mut errors, &mut signals);
 
     let stage_tables: Vec<&toml::Spanned<DeValue<'_>>> =
@@ -240,7 +246,8 @@ pub fn build_pipeline_with_stages(
             None
         } else if matches == 0 {
             Some(format!(
-                "no stage is named `{sel}` (stages: {}); use a stage name or a 1-based index",
+                "no stage is named `{sel}`{} (stages: {}); use a stage name or a 1-based index",
+                words::suggestion(sel, names.iter().map(String::as_str)),
                 names.join(", ")
             ))
         } else if matches > 1 {
@@ -270,6 +277,9 @@ pub fn build_pipeline_with_stages(
         stage_name: std::sync::Arc::from(""),
     };
     let mut built = Vec::new();
+    // (index, type, keys read) of every stage built, for messages about
+    // stage keys written at the top level.
+    let mut stage_keys: Vec<(usize, &'static str, Vec<String>)> = Vec::new();
     for (i, t) in stage_tables.iter().enumerate() {
         let index = i + 1;
         let DeValue::Table(table) = t.get_ref() else {
@@ -338,9 +348,10 @@ pub fn build_pipeline_with_stages(
                     .chain(extra_stages)
                     .map(|s| s.name)
                     .collect();
+                let hint = words::suggestion(&type_name, known.iter().copied());
                 r.problem(
                     Some("type"),
-                    format!("unknown stage type (known: {})", known.join(", ")),
+                    format!("unknown stage type{hint} (known: {})", known.join(", ")),
                 );
             }
             Some(st) => {
@@ -349,9 +360,9 @@ pub fn build_pipeline_with_stages(
                         r.problem(
                             Some("type"),
                             format!(
-                                "a {} stage cannot run in a {} pipeline (it belongs in: {})",
-                                st.name,
-                                k.as_str(),
+                                "{} stage cannot run in {} pipeline (it belongs in: {})",
+                                with_article(st.name),
+                                with_article(k.as_str()),
                                 st.kinds
                                     .iter()
                                     .map(|k| k.as_str())
@@ -364,6 +375,7 @@ pub fn build_pipeline_with_stages(
                 ctx.stage_name = std::sync::Arc::from(name.as_str());
                 let stage = (st.build)(&mut r, &mut ctx);
                 r.finish(&["type", "name"]);
+                stage_keys.push((index, st.name, r.known_keys()));
                 built.push((
                     StageInfo {
                         index,
@@ -375,6 +387,12 @@ pub fn build_pipeline_with_stages(
             }
         }
     }
+
+    let top_errors: Vec<ConfigError> = top_unknown
+        .into_iter()
+        .map(|u| unknown_top_level_key(file, u, &top_known, &stage_keys, &names, extra_stages))
+        .collect();
+    errors.splice(top_errors_at..top_errors_at, top_errors);
 
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
@@ -404,6 +422,131 @@ pub fn build_pipeline_with_stages(
         has_valve: ctx.has_valve,
         probe,
     }))
+}
+
+/// The keys a stage type reads, found by building it from an empty table
+/// (problems of that build are dropped).
+fn keys_of(st: &stages::StageType) -> Vec<String> {
+    let source = Source::new("", "");
+    let table = DeTable::new();
+    let mut errors = Vec::new();
+    let mut signals = SignalNames::default();
+    let mut r = ParamReader {
+        source: &source,
+        table: &table,
+        overrides: Vec::new(),
+        stage: None,
+        table_origin: source.origin(0),
+        used: Vec::new(),
+        errors: &mut errors,
+        signals: &mut signals,
+        section: None,
+    };
+    let mut ctx = BuildContext {
+        kind: st.kinds.first().copied().unwrap_or(PipelineKind::Estimator),
+        valve: Arc::default(),
+        // Linked, so that builders have nothing to say about a missing valve.
+        estimator_valve: Some(Arc::default()),
+        has_valve: false,
+        stage_name: Arc::from(st.name),
+    };
+    let _ = (st.build)(&mut r, &mut ctx);
+    r.known_keys()
+}
+
+/// The problem of a top-level key (in the file or an override) that the
+/// pipeline does not take. When stages take a key of that name, it says
+/// which stage types do, and which stages of this pipeline, with the
+/// override or the table to write instead.
+fn unknown_top_level_key(
+    file: &str,
+    u: reader::UnknownKey,
+    top_known: &[String],
+    stage_keys: &[(usize, &'static str, Vec<String>)],
+    names: &[String],
+    extra_stages: &'static [stages::StageType],
+) -> ConfigError {
+    let key = u.key.as_str();
+    let types: Vec<&str> = stages::STAGE_TYPES
+        .iter()
+        .chain(extra_stages)
+        .filter(|st| keys_of(st).iter().any(|k| k == key))
+        .map(|st| st.name)
+        .collect();
+    let here: Vec<&(usize, &str, Vec<String>)> = stage_keys
+        .iter()
+        .filter(|(_, _, keys)| keys.iter().any(|k| k == key))
+        .collect();
+    // A stage's selector in overrides: its name when no other stage has it,
+    // else its index.
+    let selector = |index: usize| -> String {
+        let name = names.get(index - 1).map(String::as_str).unwrap_or_default();
+        if !name.is_empty() && names.iter().filter(|n| *n == name).count() == 1 {
+            name.to_owned()
+        } else {
+            index.to_string()
+        }
+    };
+    let message = if types.is_empty() && here.is_empty() {
+        let mut hint = words::suggestion(key, top_known.iter().map(String::as_str));
+        if hint.is_empty() {
+            // Perhaps a misspelt stage key: suggest it with its stage.
+            hint = stage_keys
+                .iter()
+                .find_map(|(index, _, keys)| {
+                    words::did_you_mean(key, keys.iter().map(String::as_str))
+                        .map(|k| format!("; did you mean `{}.{k}`?", selector(*index)))
+                })
+                .unwrap_or_default();
+        }
+        format!(
+            "unknown key{hint} (the pipeline takes: {})",
+            top_known.join(", ")
+        )
+    } else {
+        let mut m = if types.is_empty() {
+            "a key of stages, not of the pipeline".to_owned()
+        } else {
+            format!(
+                "a key of stages ({}), not of the pipeline",
+                types.join(", ")
+            )
+        };
+        let listed: Vec<String> = here.iter().map(|(i, t, _)| format!("{i} ({t})")).collect();
+        let (stage_word, verb) = if here.len() == 1 {
+            ("stage", "takes")
+        } else {
+            ("stages", "take")
+        };
+        match (&u.override_text, here.is_empty()) {
+            (_, true) => m.push_str(&format!("; no stage of {file} takes it")),
+            (Some(text), false) => {
+                let value = text.split_once('=').map_or("", |(_, v)| v.trim());
+                let writes: Vec<String> = here
+                    .iter()
+                    .map(|(i, _, _)| format!("`{}.{key}={value}`", selector(*i)))
+                    .collect();
+                m.push_str(&format!(
+                    "; in {file}, {stage_word} {} {verb} it: write {}",
+                    listed.join(", "),
+                    writes.join(" or ")
+                ));
+            }
+            (None, false) => m.push_str(&format!(
+                "; {stage_word} {} {verb} it: move it into {} [[stage]] table",
+                listed.join(", "),
+                if here.len() == 1 { "that" } else { "the right" }
+            )),
+        }
+        m
+    };
+    ConfigError {
+        origin: u.origin,
+        stage: None,
+        key: Some(key.to_owned()),
+        value: u.value,
+        message,
+    }
 }
 
 /// Where a host-side embedder (the Mesos module, the node agent) should read

@@ -2,6 +2,7 @@
 //! recorded (not returned early), so one pass reports them all.
 
 use super::error::{ConfigError, Origin};
+use super::words;
 use crate::signal::{SignalId, SignalNames};
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
@@ -290,7 +291,8 @@ impl<'r, 'i> ParamReader<'r, 'i> {
             DeValue::String(s) => match allowed.iter().find(|a| **a == s.as_ref()) {
                 Some(a) => a,
                 None => {
-                    let m = format!("must be one of {}", quote_list(allowed));
+                    let hint = words::suggestion(s, allowed.iter().copied());
+                    let m = format!("must be one of {}{hint}", quote_list(allowed));
                     self.bad(key, &at, m);
                     default
                 }
@@ -344,9 +346,11 @@ impl<'r, 'i> ParamReader<'r, 'i> {
         match self.signals.lookup(&name) {
             Some(id) => id,
             None => {
-                let known = self.signals.all().join(", ");
+                let all = self.signals.all();
+                let known = all.join(", ");
+                let hint = words::suggestion(&name, all.iter().map(|s| s.as_ref()));
                 let message = format!(
-                    "reads signal `{name}`, which no built-in signal or earlier stage provides (known here: {known})"
+                    "reads signal `{name}`, which no built-in signal or earlier stage provides{hint} (known here: {known})"
                 );
                 match self.lookup(key) {
                     Some(at) => self.bad(key, &at, message),
@@ -372,44 +376,87 @@ impl<'r, 'i> ParamReader<'r, 'i> {
         self.signals.name(id).to_owned()
     }
 
-    /// Reports every key that no read asked for.
-    pub(crate) fn finish(&mut self, ignore: &[&str]) {
+    /// The keys this reader was asked for, sorted and deduplicated.
+    pub(crate) fn known_keys(&self) -> Vec<String> {
+        let mut known = self.used.clone();
+        known.sort_unstable();
+        known.dedup();
+        known
+    }
+
+    /// Every key of the table and of the overrides that no read asked for.
+    pub(crate) fn unknown_keys(&self, ignore: &[&str]) -> Vec<UnknownKey> {
         let table: &'r DeTable<'i> = self.table;
+        let mut out = Vec::new();
         for (k, v) in table.iter() {
             let key = k.get_ref().as_ref();
             if ignore.contains(&key) || self.used.iter().any(|u| u == key) {
                 continue;
             }
-            let mut known: Vec<&str> = self.used.iter().map(String::as_str).collect();
-            known.sort_unstable();
-            known.dedup();
-            self.errors.push(ConfigError {
+            out.push(UnknownKey {
+                key: key.to_owned(),
                 origin: self.source.origin(k.span().start),
-                stage: self.stage.clone(),
-                key: Some(self.qualified(key)),
                 value: Some(self.source.snippet(v.span())),
-                message: format!(
-                    "unknown key (this stage takes: {})",
-                    if known.is_empty() {
-                        "no parameters".to_owned()
-                    } else {
-                        known.join(", ")
-                    }
-                ),
+                override_text: None,
             });
         }
         for o in &self.overrides {
             if !self.used.contains(&o.key) {
-                self.errors.push(ConfigError {
+                out.push(UnknownKey {
+                    key: o.key.clone(),
                     origin: Origin::Override(o.text.clone()),
-                    stage: self.stage.clone(),
-                    key: Some(o.key.clone()),
                     value: None,
-                    message: "unknown key".into(),
+                    override_text: Some(o.text.clone()),
                 });
             }
         }
+        out
     }
+
+    /// Reports every key that no read asked for, with the keys this table
+    /// takes and the closest of them when it looks like a misspelling.
+    pub(crate) fn finish(&mut self, ignore: &[&str]) {
+        let known = self.known_keys();
+        let whose = match (&self.stage, self.section) {
+            (Some(_), _) => "this stage takes".to_owned(),
+            (None, Some(section)) => format!("[{section}] takes"),
+            (None, None) => "the pipeline takes".to_owned(),
+        };
+        let takes = if known.is_empty() {
+            "no parameters".to_owned()
+        } else {
+            known.join(", ")
+        };
+        for u in self.unknown_keys(ignore) {
+            let candidates = known
+                .iter()
+                .map(String::as_str)
+                .chain(ignore.iter().copied());
+            let message = format!(
+                "unknown key{} ({whose}: {takes})",
+                words::suggestion(&u.key, candidates)
+            );
+            self.errors.push(ConfigError {
+                origin: u.origin,
+                stage: self.stage.clone(),
+                key: Some(self.qualified(&u.key)),
+                value: u.value,
+                message,
+            });
+        }
+    }
+}
+
+/// A key that no read asked for.
+pub(crate) struct UnknownKey {
+    /// The key as written.
+    pub key: String,
+    /// Where it was written.
+    pub origin: Origin,
+    /// Its value as written in the file (`None` for overrides).
+    pub value: Option<String>,
+    /// The whole override, when it came from one.
+    pub override_text: Option<String>,
 }
 
 fn quote_list(items: &[&str]) -> String {

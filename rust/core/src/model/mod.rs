@@ -8,4 +8,6 @@ mod snapshot;
 mod trace;
 
 pub use snapshot::{ExecutorKey, ExecutorView, Rejection, Snapshot, MIB};
-pub use trace::{decode_usage, load_trace, DecodeError, TraceFormat};
+pub use trace::{
+    decode_usage, load_trace, load_trace_bytes, trace_text, DecodeError, TraceFormat, TRACE_SHAPES,
+};

@@ -21,10 +21,25 @@ pub fn serial() -> MutexGuard<'static, ()> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Prints `SKIP: <reason>` to stderr, bypassing the test harness's output
-/// capture (which only catches `eprintln!`), so skips are never silent.
+/// Prints `SKIP: <test>: <reason>` to stderr, bypassing the test harness's
+/// output capture (which only catches `eprintln!`), so skips are never
+/// silent: the test returns without checking anything, and scripts/test.sh
+/// counts it as skipped, not passed.
 pub fn skip(test: &str, reason: &str) {
-    let _ = writeln!(std::io::stderr(), "SKIP: {test}: {reason}");
+    say(&format!("SKIP: {test}: {reason}\n"));
+}
+
+/// Prints `SKIP part: <test>: <reason>`: one part of a test cannot run here
+/// (e.g. no PSI, no perf_event hierarchy) while the rest still checks;
+/// scripts/test.sh names it in its summary without uncounting the test.
+pub fn skip_part(test: &str, reason: &str) {
+    say(&format!("SKIP part: {test}: {reason}\n"));
+}
+
+/// Writes `line` to stderr in one write(2), so that it is not interleaved
+/// with libtest's output of the tests running in parallel.
+fn say(line: &str) {
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 /// True when running as root; otherwise prints a SKIP line.
