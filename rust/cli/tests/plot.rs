@@ -34,14 +34,54 @@ fn the_svg_parses_and_shows_every_panel_and_legend() {
         "batch-1 (best-effort)",
         "thick: cpu_usage_ema (est)",
         "thick: ipc_ema (qos)",
+        "dots: raw samples",
         "true idle capacity",
-        "true interference (top bar)",
+        "true interference",
         "time since the first sample (s)",
+        "were not applied",
     ] {
         assert!(text.contains(needle), "missing {needle:?}");
     }
-    // CPU: 5 raw + 3 production EMAs (pr_only); IPC: 5 raw + 5 EMAs; slack + idle.
-    assert_eq!(text.matches("<path ").count(), 8 + 10 + 2);
+    // Raw: 5 executors in the CPU and the IPC panel; smoothed: 3 production
+    // CPU EMAs (pr_only) and 5 IPC EMAs; slack and idle.
+    assert_eq!(text.matches(r#"<path class="raw""#).count(), 5 + 5);
+    assert_eq!(text.matches(r#"<path class="derived""#).count(), 3 + 5);
+    assert_eq!(text.matches(r#"<path class="slack""#).count(), 1);
+    assert_eq!(text.matches(r#"<path class="idle""#).count(), 1);
+    // Nothing raised a contention: no kill, no kill lane.
+    assert!(!text.contains(r#"class="kill""#));
+}
+
+#[test]
+fn every_correction_of_the_replay_is_marked_and_said_not_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("out.svg");
+    let args = [
+        "replay",
+        "-p",
+        "pipelines/estimator.toml",
+        "-p",
+        "pipelines/qos.toml",
+        "tests/data/demo-trace.jsonl",
+    ];
+    let o = serenity(&[&args[..], &["--output", "jsonl"]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut corrections = 0;
+    let mut executors = std::collections::BTreeSet::new();
+    for line in stdout(&o).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        for c in v["corrections"].as_array().unwrap() {
+            corrections += 1;
+            executors.insert(c["executor_id"].as_str().unwrap().to_string());
+        }
+    }
+    // The open-loop replay names the same executors again and again.
+    assert!(corrections > executors.len(), "{corrections} {executors:?}");
+    let o = serenity(&[&args[..], &["--plot", svg.to_str().unwrap()]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert_eq!(text.matches(r#"<path class="kill""#).count(), corrections);
+    assert!(text.contains("Open-loop replay: the kills marked ▼ were not applied."));
 }
 
 #[test]
