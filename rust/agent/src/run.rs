@@ -497,7 +497,8 @@ impl Agent {
             if unreadable.is_empty() {
                 log::info!(
                     target: "serenity",
-                    "every production group is readable again: the estimator's slack is published again"
+                    "production group(s) {} can be read again: the estimator's slack is published again",
+                    self.zero_slack_said.join(", ")
                 );
             } else {
                 log::warn!(

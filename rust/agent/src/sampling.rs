@@ -154,6 +154,11 @@ impl Sampler {
                 Ok(sample) => sample,
                 Err(e) if e.is_vanished() => {
                     self.unreadable.remove(&group.path);
+                    log::debug!(
+                        target: "serenity",
+                        "group {} vanished while it was read: left out of this tick",
+                        group.path_str()
+                    );
                     continue;
                 }
                 Err(e) => {
