@@ -111,12 +111,14 @@ fn a_sigkilled_agents_freeze_and_throttle_are_undone_by_the_next_agent_before_it
         return;
     }
     let _serial = serial();
+    // Processes first, so that the tree (dropped first) thaws and kills
+    // them before their own drop waits for them.
+    let web = Proc::idle();
+    let mut job = Proc::busy();
     let mut tree = Tree::v1();
     for rel in ["prod", "prod/web", "be", "be/job"] {
         tree.mkdir(rel);
     }
-    let web = Proc::idle();
-    let mut job = Proc::busy();
     tree.attach("prod/web", web.pid());
     tree.attach("be/job", job.pid());
     job.release();
