@@ -248,6 +248,14 @@ if [ "$exec_start" = "/usr/bin/serenity agent -v --config /etc/serenity/agent.to
 else
   fail "unit" "ExecStart='$exec_start', Restart: $(grep '^Restart=' "$unit")"
 fi
+# ProtectSystem=strict makes /var read-only: the enforcement state file's
+# directory (the agent's default state_file) must be the unit's
+# StateDirectory, or `--enforce` could not record what to undo after a crash.
+if grep -qx 'StateDirectory=serenity' "$unit" && grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "$unit"; then
+  pass "unit: StateDirectory=serenity (the state file's /var/lib/serenity stays writable), reload is SIGHUP"
+else
+  fail "unit: state directory and reload" "$(grep -E '^(StateDirectory|ExecReload|ProtectSystem)=' "$unit" | tr '\n' ' ')"
+fi
 # verify --root resolves ExecStart and the unit's default dependencies
 # (sysinit.target, ...) inside the root: a copy of the scratch root gets the
 # host's standard targets. Any output (an unknown key, a missing binary) fails.

@@ -24,6 +24,7 @@
 //! action = "kill"                 # "kill" | "freeze" | "throttle"
 //! throttle_cpus = 0.1
 //! restore_on_exit = true
+//! state_file = "/var/lib/serenity/agent-state.json"
 //! ```
 //!
 //! Group paths are relative to the hierarchy root (for cgroup v1, to each
@@ -50,6 +51,8 @@ pub const DEFAULT_CGROUP_ROOT: &str = "/sys/fs/cgroup";
 pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
 /// The default CPUs a `throttle` action leaves a best-effort group.
 pub const DEFAULT_THROTTLE_CPUS: f64 = 0.1;
+/// Where the enforcer records the changes it will undo (crash safety).
+pub const DEFAULT_STATE_FILE: &str = "/var/lib/serenity/agent-state.json";
 
 /// Which cgroup hierarchy the agent reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +142,12 @@ pub struct EnforcementConfig {
     /// `restore_on_exit`: thaw frozen groups and restore quotas on shutdown
     /// (default true).
     pub restore_on_exit: bool,
+    /// `state_file`: where every freeze and throttle is recorded before it
+    /// is made, so that an agent restarted after a crash undoes it (default
+    /// `/var/lib/serenity/agent-state.json`; relative paths are resolved
+    /// against the configuration file's directory). `None` (library use
+    /// only) records nothing: a crash then leaves the changes in place.
+    pub state_file: Option<PathBuf>,
 }
 
 impl Default for EnforcementConfig {
@@ -147,6 +156,7 @@ impl Default for EnforcementConfig {
             action: Action::Kill,
             throttle_cpus: DEFAULT_THROTTLE_CPUS,
             restore_on_exit: true,
+            state_file: Some(PathBuf::from(DEFAULT_STATE_FILE)),
         }
     }
 }
@@ -267,6 +277,7 @@ struct RawEnforcement {
     action: Option<Spanned<String>>,
     throttle_cpus: Option<Spanned<f64>>,
     restore_on_exit: Option<bool>,
+    state_file: Option<Spanned<String>>,
 }
 
 /// Locates byte offsets and collects problems.
@@ -383,7 +394,7 @@ impl AgentConfig {
             mem_mib: positive(&mut c, "total.mem_mib", &raw.total.mem_mib),
         };
         let metrics = check_metrics(&mut c, raw.metrics);
-        let enforcement = check_enforcement(&mut c, raw.enforcement);
+        let enforcement = check_enforcement(&mut c, raw.enforcement, base);
 
         if !c.problems.is_empty() {
             return Err(ConfigProblems(c.problems));
@@ -675,7 +686,7 @@ fn check_metrics(c: &mut Checker<'_>, raw: RawMetrics) -> MetricsConfig {
     }
 }
 
-fn check_enforcement(c: &mut Checker<'_>, raw: RawEnforcement) -> EnforcementConfig {
+fn check_enforcement(c: &mut Checker<'_>, raw: RawEnforcement, base: &Path) -> EnforcementConfig {
     let action = match raw.action.as_ref() {
         None => Action::Kill,
         Some(v) => match v.get_ref().as_str() {
@@ -710,10 +721,26 @@ fn check_enforcement(c: &mut Checker<'_>, raw: RawEnforcement) -> EnforcementCon
             }
         }
     };
+    let state_file = match raw.state_file.as_ref() {
+        None => PathBuf::from(DEFAULT_STATE_FILE),
+        Some(v) => {
+            let text = v.get_ref();
+            if text.trim().is_empty() || text.ends_with('/') {
+                c.bad(
+                    "enforcement.state_file",
+                    v,
+                    quoted(text),
+                    "must name a file, such as \"/var/lib/serenity/agent-state.json\"",
+                );
+            }
+            base.join(text)
+        }
+    };
     EnforcementConfig {
         action,
         throttle_cpus,
         restore_on_exit: raw.restore_on_exit.unwrap_or(true),
+        state_file: Some(state_file),
     }
 }
 
@@ -796,6 +823,7 @@ allow_remote = true
 action = "throttle"
 throttle_cpus = 0.25
 restore_on_exit = false
+state_file = "state/agent.json"
 "#,
         )
         .unwrap();
@@ -813,6 +841,24 @@ restore_on_exit = false
         assert_eq!(config.enforcement.action, Action::Throttle);
         assert_eq!(config.enforcement.throttle_cpus, 0.25);
         assert!(!config.enforcement.restore_on_exit);
+        assert_eq!(
+            config.enforcement.state_file,
+            Some(PathBuf::from("/etc/serenity/state/agent.json")),
+            "relative to the configuration file's directory"
+        );
+    }
+
+    #[test]
+    fn a_state_file_must_name_a_file() {
+        assert_eq!(
+            messages(&format!("{GOOD}[enforcement]\nstate_file = \"/var/lib/\"\n")),
+            ["/etc/serenity/agent.toml:8:14: `enforcement.state_file` = \"/var/lib/\": must name \
+              a file, such as \"/var/lib/serenity/agent-state.json\""]
+        );
+        assert_eq!(
+            messages(&format!("{GOOD}[enforcement]\nstate_file = \"\"\n")).len(),
+            1
+        );
     }
 
     #[test]

@@ -15,12 +15,16 @@
 //! What freeze and throttle change is remembered with the original value and
 //! restored by [`Enforcer::restore`], which runs on shutdown and when the
 //! enforcer is dropped (unless `restore_on_exit = false`). Kills cannot be
-//! undone. In dry-run mode nothing is written: each decision is logged as
+//! undone. With a state file ([`crate::state`]) every such change is
+//! recorded on disk *before* it is made, and [`Enforcer::recover`] undoes
+//! what a previous agent left recorded (it was killed before it could
+//! restore) before the new one acts. In dry-run mode nothing is written: each decision is logged as
 //! "would kill/freeze/throttle `<group>`: `<reason>`". Every decision is logged
 //! with the correction's reason.
 
 use crate::config::{Action, CgroupVersion, EnforcementConfig};
 use crate::groups::{strictly_under, Layout};
+use crate::state::{Loaded, Record, StateFile};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
@@ -101,21 +105,45 @@ impl fmt::Display for Decision {
     }
 }
 
-/// A change the enforcer made and can undo.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Change {
-    /// Wrote a freeze value; `thaw` undoes it.
-    Froze { file: PathBuf, thaw: &'static str },
-    /// Wrote a CPU quota; `original` is the file's earlier content.
-    Throttled { file: PathBuf, original: String },
+/// The kinds of change that can be undone, in restore order: a group's
+/// quota is written back before it is thawed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum ChangeKind {
+    Throttle,
+    Freeze,
 }
 
-impl Change {
-    fn file(&self) -> &Path {
+impl ChangeKind {
+    fn as_str(self) -> &'static str {
         match self {
-            Change::Froze { file, .. } | Change::Throttled { file, .. } => file,
+            ChangeKind::Throttle => "throttle",
+            ChangeKind::Freeze => "freeze",
         }
     }
+
+    /// What undoing it is called in log lines.
+    fn undone(self) -> &'static str {
+        match self {
+            ChangeKind::Throttle => "restored the CPU quota of",
+            ChangeKind::Freeze => "thawed",
+        }
+    }
+}
+
+/// A change the enforcer made and can undo: `file` gets `restore` back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Change {
+    file: PathBuf,
+    restore: String,
+}
+
+/// What [`Enforcer::recover`] found in the state file and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// The groups restored (one entry per change undone).
+    pub restored: Vec<PathBuf>,
+    /// Every line logged, in order.
+    pub messages: Vec<String>,
 }
 
 /// Carries out corrections on best-effort groups and remembers what to undo.
@@ -125,7 +153,8 @@ pub struct Enforcer {
     best_effort: PathBuf,
     config: EnforcementConfig,
     dry_run: bool,
-    changes: BTreeMap<PathBuf, Change>,
+    changes: BTreeMap<(PathBuf, ChangeKind), Change>,
+    state: Option<StateFile>,
 }
 
 fn read_trimmed(path: &Path) -> io::Result<String> {
@@ -138,20 +167,46 @@ fn write_file(path: &Path, value: &str) -> Result<(), String> {
 
 impl Enforcer {
     /// An enforcer for groups below `best_effort` (relative to the layout's
-    /// root). With `dry_run` it only logs what it would do.
+    /// root). With `dry_run` it only logs what it would do. Changes are
+    /// recorded in `config.state_file` (when set, not in dry run and with
+    /// `restore_on_exit`) before they are made.
     pub fn new(
         layout: Layout,
         best_effort: PathBuf,
         config: EnforcementConfig,
         dry_run: bool,
     ) -> Enforcer {
+        let state = config.state_file.clone().map(StateFile::new);
         Enforcer {
             layout,
             best_effort,
             config,
             dry_run,
             changes: BTreeMap::new(),
+            state,
         }
+    }
+
+    /// The state file, if changes are recorded in one.
+    pub fn state_file(&self) -> Option<&Path> {
+        self.state.as_ref().map(StateFile::path)
+    }
+
+    /// Takes a new `[enforcement]` table (a configuration reload). Changes in
+    /// force stay remembered and recorded; a new `state_file` receives them.
+    pub fn set_config(&mut self, config: EnforcementConfig) -> Result<(), String> {
+        let state = config.state_file.clone().map(StateFile::new);
+        if state != self.state && !self.dry_run {
+            if let Some(new) = &state {
+                new.save(&self.records())?;
+            }
+            if let Some(old) = &self.state {
+                old.save(&[])?;
+            }
+        }
+        self.state = state;
+        self.config = config;
+        Ok(())
     }
 
     /// The configured action.
@@ -166,7 +221,67 @@ impl Enforcer {
 
     /// The groups with a freeze or throttle in force (to be restored).
     pub fn changed_groups(&self) -> Vec<PathBuf> {
-        self.changes.keys().cloned().collect()
+        let mut groups: Vec<PathBuf> = self.changes.keys().map(|(g, _)| g.clone()).collect();
+        groups.dedup();
+        groups
+    }
+
+    /// The changes in force, as the state file records them.
+    fn records(&self) -> Vec<Record> {
+        self.changes
+            .iter()
+            .map(|((group, kind), change)| Record {
+                group: group.to_string_lossy().into_owned(),
+                change: kind.as_str().to_owned(),
+                file: change.file.clone(),
+                restore: change.restore.clone(),
+            })
+            .collect()
+    }
+
+    /// True when changes are recorded on disk: a state file is configured,
+    /// the agent enforces, and it promises to restore.
+    fn persists(&self) -> bool {
+        self.state.is_some() && !self.dry_run && self.config.restore_on_exit
+    }
+
+    /// Writes the changes in force to the state file (if any).
+    fn persist(&self) -> Result<(), String> {
+        match &self.state {
+            Some(state) if self.persists() => state.save(&self.records()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Remembers a change about to be made and records it on disk first.
+    /// An earlier record of the same change keeps its original value. On
+    /// failure nothing is remembered and the change must not be made.
+    fn record_change(
+        &mut self,
+        group: &Path,
+        kind: ChangeKind,
+        change: Change,
+    ) -> Result<bool, String> {
+        let key = (group.to_path_buf(), kind);
+        if self.changes.contains_key(&key) {
+            return Ok(false);
+        }
+        self.changes.insert(key.clone(), change);
+        if let Err(e) = self.persist() {
+            self.changes.remove(&key);
+            return Err(format!(
+                "cannot record the change in the enforcement state file first, so it is not made: {e}"
+            ));
+        }
+        Ok(true)
+    }
+
+    /// Forgets a change that was recorded but could not be made.
+    fn forget_change(&mut self, group: &Path, kind: ChangeKind) {
+        self.changes.remove(&(group.to_path_buf(), kind));
+        if let Err(e) = self.persist() {
+            log::error!(target: "serenity", "{e}");
+        }
     }
 
     /// Carries out the configured action on `group` (a path relative to the
@@ -221,10 +336,12 @@ impl Enforcer {
             _ => &["unified"],
         };
         let mut dirs = Vec::new();
+        let mut mounted = 0;
         for controller in controllers {
             let Some(dir) = self.layout.group_dir(controller, group) else {
                 continue;
             };
+            mounted += 1;
             if !dir.exists() {
                 continue;
             }
@@ -240,6 +357,10 @@ impl Enforcer {
                 )));
             }
             dirs.push((*controller, dir));
+        }
+        if dirs.is_empty() && mounted > 0 {
+            // Removed between discovery and now: nothing left to act on.
+            return Err(Outcome::Unchanged("the group no longer exists".into()));
         }
         if dirs.is_empty() {
             let needed = controllers.join(", ");
@@ -287,6 +408,7 @@ impl Enforcer {
         let all: Vec<PathBuf> = dirs.iter().map(|(_, d)| d.clone()).collect();
         let mut signalled = std::collections::BTreeSet::new();
         let mut killed = 0usize;
+        let mut gone = 0usize;
         let mut errors = Vec::new();
         for _round in 0..5 {
             let pids: Vec<i32> = collect_pids(&all)
@@ -299,7 +421,8 @@ impl Enforcer {
             for pid in pids {
                 signalled.insert(pid);
                 match kill_pid(pid) {
-                    Ok(()) => killed += 1,
+                    Ok(true) => killed += 1,
+                    Ok(false) => gone += 1,
                     Err(e) => errors.push(format!("pid {pid}: {e}")),
                 }
             }
@@ -314,9 +437,17 @@ impl Enforcer {
                 errors.push(e);
             }
         }
+        let exited = match gone {
+            0 => String::new(),
+            1 => " (1 more had exited by itself)".to_owned(),
+            n => format!(" ({n} more had exited by themselves)"),
+        };
         match (killed, errors.is_empty()) {
+            (0, true) if gone > 0 => {
+                Outcome::Unchanged(format!("its {gone} processes had exited by themselves"))
+            }
             (0, true) => Outcome::Unchanged("the group has no processes".into()),
-            (_, true) => Outcome::Applied(format!("{killed} processes")),
+            (_, true) => Outcome::Applied(format!("{killed} processes{exited}")),
             (_, false) => Outcome::Failed(format!(
                 "killed {killed} processes, but: {}",
                 errors.join("; ")
@@ -336,12 +467,20 @@ impl Enforcer {
         if current == frozen || current == "FREEZING" {
             return Outcome::Unchanged("already frozen".into());
         }
+        let change = Change {
+            file: file.clone(),
+            restore: thaw.to_owned(),
+        };
+        let recorded = match self.record_change(group, ChangeKind::Freeze, change) {
+            Ok(new) => new,
+            Err(e) => return Outcome::Failed(e),
+        };
         if let Err(e) = write_file(&file, frozen) {
+            if recorded {
+                self.forget_change(group, ChangeKind::Freeze);
+            }
             return Outcome::Failed(e);
         }
-        self.changes
-            .entry(group.to_path_buf())
-            .or_insert(Change::Froze { file, thaw });
         Outcome::Applied(String::new())
     }
 
@@ -400,12 +539,20 @@ impl Enforcer {
             CgroupVersion::V1 => target.to_string(),
             _ => format!("{target} {period}"),
         };
+        let change = Change {
+            file: file.clone(),
+            restore: original,
+        };
+        let recorded = match self.record_change(group, ChangeKind::Throttle, change) {
+            Ok(new) => new,
+            Err(e) => return Outcome::Failed(e),
+        };
         if let Err(e) = write_file(&file, &value) {
+            if recorded {
+                self.forget_change(group, ChangeKind::Throttle);
+            }
             return Outcome::Failed(e);
         }
-        self.changes
-            .entry(group.to_path_buf())
-            .or_insert(Change::Throttled { file, original });
         Outcome::Applied(format!(
             "to {} CPUs: quota {target} µs per {period} µs",
             self.config.throttle_cpus
@@ -414,39 +561,287 @@ impl Enforcer {
 
     /// Forgets changes of groups that no longer exist.
     pub fn prune(&mut self) {
-        self.changes.retain(|_, change| change.file().exists());
+        let before = self.changes.len();
+        self.changes.retain(|_, change| change.file.exists());
+        if self.changes.len() != before {
+            if let Err(e) = self.persist() {
+                log::error!(target: "serenity", "{e}");
+            }
+        }
     }
 
-    /// Undoes every freeze and throttle still in force: thaws frozen groups
-    /// and writes back the original quotas. Groups that no longer exist are
-    /// skipped. Returns the problems met (also logged).
+    /// Undoes every freeze and throttle still in force: writes back the
+    /// original quotas, then thaws frozen groups. Groups that no longer exist
+    /// are skipped. A change that cannot be undone stays remembered (and
+    /// recorded) for the next attempt. Returns the problems met (also
+    /// logged).
     pub fn restore(&mut self) -> Vec<String> {
         let mut problems = Vec::new();
-        for (group, change) in std::mem::take(&mut self.changes) {
-            let (file, value, what) = match &change {
-                Change::Froze { file, thaw } => (file, *thaw, "thawed"),
-                Change::Throttled { file, original } => {
-                    (file, original.as_str(), "restored the CPU quota of")
-                }
-            };
-            match fs::write(file, value) {
-                Ok(()) => {
-                    log::info!(target: "serenity", "{what} best-effort group {} on shutdown", group.display())
-                }
+        for ((group, kind), change) in std::mem::take(&mut self.changes) {
+            match fs::write(&change.file, &change.restore) {
+                Ok(()) => log::info!(
+                    target: "serenity",
+                    "{} best-effort group {} on shutdown",
+                    kind.undone(),
+                    group.display()
+                ),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => {
                     let m = format!(
-                        "could not restore {} ({}): {e}",
+                        "could not restore {} ({} <- {:?}): {e}",
                         group.display(),
-                        file.display()
+                        change.file.display(),
+                        change.restore
                     );
                     log::error!(target: "serenity", "{m}");
                     problems.push(m);
+                    self.changes.insert((group, kind), change);
                 }
             }
         }
+        if let Err(e) = self.persist() {
+            log::error!(target: "serenity", "{e}");
+            problems.push(e);
+        }
         problems
     }
+
+    /// Undoes the changes a previous agent recorded in the state file and
+    /// did not restore (it was killed, or the host lost power), before this
+    /// one acts. Each entry is checked first: the group must lie strictly
+    /// below the best-effort prefix (as written and canonicalized), the file
+    /// must be the one the change writes for that group, the value one that
+    /// undoes it. Entries of groups that no longer exist are dropped;
+    /// entries failing a check are refused and never written. An unreadable
+    /// file is moved aside to `<state_file>.corrupt`. Every step is logged
+    /// (restores at WARN: the previous run did not stop cleanly). In dry run
+    /// nothing is written, the file included: what it lists is only
+    /// reported.
+    pub fn recover(&mut self) -> Recovery {
+        let mut out = Recovery::default();
+        let Some(state) = self.state.clone() else {
+            return out;
+        };
+        let path = state.path().display().to_string();
+        let records = match state.load() {
+            Loaded::Absent => return out,
+            Loaded::Records(records) => records,
+            Loaded::Unreadable(why) if self.dry_run => {
+                say(
+                    &mut out,
+                    log::Level::Error,
+                    format!(
+                    "the enforcement state file is unreadable ({why}); dry run leaves it as it is"
+                ),
+                );
+                return out;
+            }
+            Loaded::Unreadable(why) => {
+                let kept = match state.set_aside() {
+                    Ok(aside) => format!("moved it aside to {}", aside.display()),
+                    Err(e) => format!("and could not move it aside: {e}"),
+                };
+                say(&mut out, log::Level::Error, format!(
+                    "the enforcement state file is unreadable ({why}); {kept}; nothing is restored \
+                     from it: check the best-effort groups it may name for frozen or throttled ones by hand"
+                ));
+                return out;
+            }
+        };
+        if self.dry_run {
+            if !records.is_empty() {
+                let groups: Vec<String> = records
+                    .iter()
+                    .map(|r| format!("{} ({})", r.group, r.change))
+                    .collect();
+                say(
+                    &mut out,
+                    log::Level::Warn,
+                    format!(
+                    "the enforcement state file {path} lists {} change(s) a previous enforcing run \
+                     left in force: {}; dry run leaves them: start with --enforce to restore them",
+                    records.len(),
+                    groups.join(", ")
+                ),
+                );
+            }
+            return out;
+        }
+        for record in records {
+            let group = PathBuf::from(&record.group);
+            let entry = format!(
+                "{} ({} <- {:?})",
+                record.group,
+                record.file.display(),
+                record.restore
+            );
+            let (kind, controller, expected) = match self.check_record(&record) {
+                Ok(checked) => checked,
+                Err(why) => {
+                    say(
+                        &mut out,
+                        log::Level::Error,
+                        format!(
+                        "refused to restore {entry} from the enforcement state file {path}: {why}; \
+                         nothing was written"
+                    ),
+                    );
+                    continue;
+                }
+            };
+            let dir = expected.parent().unwrap_or(Path::new("/")).to_path_buf();
+            if !dir.exists() {
+                say(
+                    &mut out,
+                    log::Level::Info,
+                    format!(
+                    "best-effort group {} of the enforcement state file {path} no longer exists: \
+                     nothing to {} (entry dropped)",
+                    record.group,
+                    match kind {
+                        ChangeKind::Freeze => "thaw",
+                        ChangeKind::Throttle => "restore",
+                    }
+                ),
+                );
+                continue;
+            }
+            let prefix = self
+                .layout
+                .group_dir(controller, &self.best_effort)
+                .unwrap_or_default();
+            if !strictly_under(&dir, &prefix) {
+                say(&mut out, log::Level::Error, format!(
+                    "refused to restore {entry} from the enforcement state file {path}: {} does not \
+                     resolve to a group strictly below {}; nothing was written",
+                    dir.display(),
+                    prefix.display()
+                ));
+                continue;
+            }
+            match fs::write(&expected, &record.restore) {
+                Ok(()) => {
+                    say(
+                        &mut out,
+                        log::Level::Warn,
+                        format!(
+                            "{} best-effort group {} left by an agent that did not stop cleanly \
+                         ({} <- {}, from the enforcement state file {path})",
+                            kind.undone(),
+                            record.group,
+                            expected.display(),
+                            record.restore
+                        ),
+                    );
+                    out.restored.push(group);
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    say(
+                        &mut out,
+                        log::Level::Info,
+                        format!(
+                        "best-effort group {} of the enforcement state file {path} vanished while \
+                         it was restored (entry dropped)",
+                        record.group
+                    ),
+                    );
+                }
+                Err(e) => {
+                    say(
+                        &mut out,
+                        log::Level::Error,
+                        format!(
+                        "could not restore {entry} from the enforcement state file {path}: {e}; \
+                         kept for another attempt at shutdown and the next start"
+                    ),
+                    );
+                    self.changes.insert(
+                        (group, kind),
+                        Change {
+                            file: expected,
+                            restore: record.restore,
+                        },
+                    );
+                }
+            }
+        }
+        if let Err(e) = state.save(&self.records()) {
+            say(&mut out, log::Level::Error, e);
+        }
+        out
+    }
+
+    /// Checks one state-file entry: the change kind, the group strictly
+    /// below the best-effort prefix (as written), the file the change writes
+    /// for that group in this layout, a value that undoes it. Returns the
+    /// kind, the hierarchy and the file.
+    fn check_record(&self, record: &Record) -> Result<(ChangeKind, &'static str, PathBuf), String> {
+        let kind = match record.change.as_str() {
+            "freeze" => ChangeKind::Freeze,
+            "throttle" => ChangeKind::Throttle,
+            other => {
+                return Err(format!(
+                    "unknown change {other:?} (\"freeze\" or \"throttle\")"
+                ))
+            }
+        };
+        let group = Path::new(&record.group);
+        let plain = group
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+        if !plain || !group.starts_with(&self.best_effort) || group == self.best_effort {
+            return Err(format!(
+                "it is not below the best-effort prefix {}",
+                self.best_effort.display()
+            ));
+        }
+        let (controller, name) = match (self.layout.version, kind) {
+            (CgroupVersion::V1, ChangeKind::Freeze) => ("freezer", "freezer.state"),
+            (CgroupVersion::V1, ChangeKind::Throttle) => ("cpu", "cpu.cfs_quota_us"),
+            (_, ChangeKind::Freeze) => ("unified", "cgroup.freeze"),
+            (_, ChangeKind::Throttle) => ("unified", "cpu.max"),
+        };
+        let Some(dir) = self.layout.group_dir(controller, group) else {
+            return Err(format!(
+                "no {controller} hierarchy is mounted under {}",
+                self.layout.root.display()
+            ));
+        };
+        let expected = dir.join(name);
+        if record.file != expected {
+            return Err(format!(
+                "the file is not the group's {name} ({})",
+                expected.display()
+            ));
+        }
+        let value = record.restore.trim();
+        let valid = match (self.layout.version, kind) {
+            (CgroupVersion::V1, ChangeKind::Freeze) => value == "THAWED",
+            (_, ChangeKind::Freeze) => value == "0",
+            (CgroupVersion::V1, ChangeKind::Throttle) => {
+                value.parse::<i64>().is_ok_and(|q| q == -1 || q > 0)
+            }
+            (_, ChangeKind::Throttle) => {
+                let parts: Vec<&str> = value.split_whitespace().collect();
+                matches!(parts.as_slice(), [q, p]
+                    if (*q == "max" || q.parse::<u64>().is_ok()) && p.parse::<u64>().is_ok())
+            }
+        };
+        if !valid {
+            return Err(format!(
+                "{:?} does not undo a {}",
+                record.restore,
+                kind.as_str()
+            ));
+        }
+        Ok((kind, controller, expected))
+    }
+}
+
+/// Logs `message` at `level` and keeps it in the recovery report.
+fn say(out: &mut Recovery, level: log::Level, message: String) {
+    log::log!(target: "serenity", level, "{message}");
+    out.messages.push(message);
 }
 
 impl Drop for Enforcer {
@@ -493,14 +888,32 @@ fn collect_pids(dirs: &[PathBuf]) -> Vec<i32> {
     pids
 }
 
-/// SIGKILL one process; never pid 0, 1 or the agent itself.
-fn kill_pid(pid: i32) -> Result<(), String> {
+/// SIGKILL one process; never pid 0, 1 or the agent itself. `Ok(false)`:
+/// it had exited between listing and signalling (ESRCH).
+fn kill_pid(pid: i32) -> Result<bool, String> {
     if pid <= 1 || pid as u32 == std::process::id() {
         return Err("refusing to signal init or the agent itself".into());
     }
     match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL) {
-        // ESRCH: exited between listing and signalling.
-        Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
+        Ok(()) => Ok(true),
+        Err(nix::errno::Errno::ESRCH) => Ok(false),
         Err(e) => Err(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_process_that_exited_before_the_signal_is_not_counted_as_killed() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        child.wait().unwrap();
+        // Reaped: the pid is free (reuse within these microseconds is
+        // practically impossible on a 4-million pid space).
+        assert_eq!(kill_pid(pid), Ok(false));
+        assert!(kill_pid(1).is_err());
+        assert!(kill_pid(std::process::id() as i32).is_err());
     }
 }

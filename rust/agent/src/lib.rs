@@ -29,7 +29,8 @@ pub mod http;
 pub mod metrics;
 pub mod run;
 pub mod sampling;
+pub mod state;
 
 pub use config::{Action, AgentConfig};
-pub use enforce::{Decision, Enforcer, Outcome};
+pub use enforce::{Decision, Enforcer, Outcome, Recovery};
 pub use run::{run, Agent, AgentArgs, TickReport};

@@ -16,6 +16,8 @@
 //! | `serenity_tick_seconds` | gauge | | cost of the last tick (monotonic clock) |
 //! | `serenity_ticks_total` | counter | | ticks run |
 //! | `serenity_errors_total` | counter | | errors (unreadable groups, failed or refused actions) |
+//! | `serenity_restored_groups_total` | counter | | changes undone at start from the enforcement state file (left by an agent that did not stop cleanly) |
+//! | `serenity_config_reload_failures_total` | counter | | SIGHUP reloads refused (the running configuration was kept) |
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -66,6 +68,10 @@ pub struct MetricsState {
     pub ticks_total: u64,
     /// Errors counted.
     pub errors_total: u64,
+    /// Changes undone at start from the enforcement state file.
+    pub restored_total: u64,
+    /// Configuration reloads refused.
+    pub reload_failures_total: u64,
 }
 
 /// Shared, lockable metrics state.
@@ -239,6 +245,28 @@ pub fn render(state: &MetricsState) -> String {
         "Errors: unreadable groups, failed or refused actions.",
     );
     let _ = writeln!(out, "serenity_errors_total {}", state.errors_total);
+    header(
+        &mut out,
+        "serenity_restored_groups_total",
+        "counter",
+        "Freezes and throttles undone at start from the enforcement state file (left by an agent that did not stop cleanly).",
+    );
+    let _ = writeln!(
+        out,
+        "serenity_restored_groups_total {}",
+        state.restored_total
+    );
+    header(
+        &mut out,
+        "serenity_config_reload_failures_total",
+        "counter",
+        "Configuration reloads (SIGHUP) refused; the running configuration was kept.",
+    );
+    let _ = writeln!(
+        out,
+        "serenity_config_reload_failures_total {}",
+        state.reload_failures_total
+    );
     out
 }
 

@@ -6,13 +6,19 @@
 //! handed to the QoS pipeline as `BuildOptions::estimator_valve`). Ticks are
 //! paced by a monotonic clock; a tick that overruns the interval delays the
 //! next one rather than piling them up.
+//!
+//! Before anything else, an enforcing agent undoes what a previous one
+//! recorded in the enforcement state file and left in force
+//! ([`Enforcer::recover`]). SIGHUP reloads the configuration file and the
+//! pipelines between ticks; a file that does not load leaves the running
+//! configuration in place, with one error line saying why.
 
 use crate::config::{Action, AgentConfig, CgroupVersion};
 use crate::enforce::{Decision, Enforcer, Outcome};
 use crate::groups::{discover, Discovery, Group, GroupKind, Layout};
 use crate::http::HttpServer;
 use crate::metrics::{Metrics, SignalValue};
-use crate::sampling::{host_totals, Sampler};
+use crate::sampling::{host_totals, Sampled, Sampler};
 use serenity_core::{build_pipeline, BuildOptions, Pipeline, PipelineKind, Slack, Snapshot};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -72,6 +78,10 @@ pub struct Agent {
     enforcer: Enforcer,
     metrics: Arc<Metrics>,
     best_effort_missing_said: bool,
+    /// Set by SIGHUP: reload before the next tick.
+    reload: Option<Arc<AtomicBool>>,
+    /// The production groups whose unreadability zeroed the slack (said once).
+    zero_slack_said: Vec<String>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -148,62 +158,115 @@ fn check_enforcement_hierarchy(layout: &Layout, action: Action) -> anyhow::Resul
     Ok(())
 }
 
-impl Agent {
-    /// Builds the pipelines and resolves the cgroup layout. Without
-    /// `enforce` the agent runs dry.
-    pub fn new(config: AgentConfig, enforce: bool) -> anyhow::Result<Agent> {
-        let estimator = match &config.estimator {
-            Some(path) => Some(load_pipeline(
-                &config,
-                "estimator",
-                path,
-                PipelineKind::Estimator,
-                BuildOptions::default(),
-            )?),
-            None => None,
-        };
-        let qos = match &config.qos {
-            Some(path) => Some(load_pipeline(
-                &config,
-                "qos",
-                path,
-                PipelineKind::Qos,
-                BuildOptions {
-                    valve: None,
-                    estimator_valve: estimator.as_ref().map(|e| e.valve().clone()),
-                },
-            )?),
-            None => None,
-        };
-        let interval_secs = config
-            .interval_secs
-            .or(qos.as_ref().map(Pipeline::interval_secs))
-            .or(estimator.as_ref().map(Pipeline::interval_secs))
-            .unwrap_or(1.0);
-        let layout = Layout::resolve(config.cgroups.version, &config.cgroups.root)?;
-        let (total_cpus, total_mem_mib) = match (config.total.cpus, config.total.mem_mib) {
-            (Some(c), Some(m)) => (c, m),
-            (c, m) => {
-                let (host_cpus, host_mem) = host_totals()?;
-                (c.unwrap_or(host_cpus), m.unwrap_or(host_mem))
-            }
-        };
-        if enforce {
-            check_enforcement_hierarchy(&layout, config.enforcement.action)?;
+/// The pipelines a configuration names, the estimator's valve linked to
+/// the QoS pipeline.
+fn load_pipelines(config: &AgentConfig) -> anyhow::Result<(Option<Pipeline>, Option<Pipeline>)> {
+    let estimator = match &config.estimator {
+        Some(path) => Some(load_pipeline(
+            config,
+            "estimator",
+            path,
+            PipelineKind::Estimator,
+            BuildOptions::default(),
+        )?),
+        None => None,
+    };
+    let qos = match &config.qos {
+        Some(path) => Some(load_pipeline(
+            config,
+            "qos",
+            path,
+            PipelineKind::Qos,
+            BuildOptions {
+                valve: None,
+                estimator_valve: estimator.as_ref().map(|e| e.valve().clone()),
+            },
+        )?),
+        None => None,
+    };
+    Ok((qos, estimator))
+}
+
+/// `interval_secs`, else the QoS pipeline's, else the estimator's, else 1 s.
+fn tick_interval(
+    config: &AgentConfig,
+    qos: Option<&Pipeline>,
+    estimator: Option<&Pipeline>,
+) -> anyhow::Result<Duration> {
+    let interval_secs = config
+        .interval_secs
+        .or(qos.map(Pipeline::interval_secs))
+        .or(estimator.map(Pipeline::interval_secs))
+        .unwrap_or(1.0);
+    Duration::try_from_secs_f64(interval_secs).map_err(|_| {
+        anyhow::anyhow!(
+            "{}: interval_secs = {interval_secs} is not a usable number of seconds",
+            config.file.display()
+        )
+    })
+}
+
+/// The agent's total (cpus, MiB): `[total]`, else the host's.
+fn totals(config: &AgentConfig) -> anyhow::Result<(f64, f64)> {
+    match (config.total.cpus, config.total.mem_mib) {
+        (Some(c), Some(m)) => Ok((c, m)),
+        (c, m) => {
+            let (host_cpus, host_mem) = host_totals()?;
+            Ok((c.unwrap_or(host_cpus), m.unwrap_or(host_mem)))
         }
-        let sampler = Sampler::new(layout.clone(), config.cgroups.perf);
-        let enforcer = Enforcer::new(
+    }
+}
+
+/// An enforcing freeze or throttle records its changes before making them:
+/// the state file's directory must exist or be creatable, else the agent
+/// refuses to start (every such correction would fail).
+fn check_state_dir(config: &AgentConfig) -> anyhow::Result<()> {
+    let e = &config.enforcement;
+    let (Some(path), true, Action::Freeze | Action::Throttle) =
+        (&e.state_file, e.restore_on_exit, e.action)
+    else {
+        return Ok(());
+    };
+    crate::state::StateFile::new(path.clone())
+        .ensure_dir()
+        .map_err(|err| {
+            anyhow::anyhow!(
+                "{}: `enforcement.state_file` = {:?}: {err}; a {} records each change there before \
+                 making it",
+                config.file.display(),
+                path.display().to_string(),
+                e.action
+            )
+        })
+}
+
+impl Agent {
+    /// Resolves the cgroup layout, undoes what a previous enforcing agent
+    /// left recorded in the state file, then builds the pipelines. Without
+    /// `enforce` the agent runs dry (and restores nothing).
+    pub fn new(config: AgentConfig, enforce: bool) -> anyhow::Result<Agent> {
+        let layout = Layout::resolve(config.cgroups.version, &config.cgroups.root)?;
+        let mut enforcer = Enforcer::new(
             layout.clone(),
             config.cgroups.best_effort.clone(),
             config.enforcement.clone(),
             !enforce,
         );
-        let interval = Duration::try_from_secs_f64(interval_secs).map_err(|_| {
-            anyhow::anyhow!("interval_secs = {interval_secs} is not a usable number of seconds")
-        })?;
+        // First of all: a previous agent killed with freezes or throttles in
+        // force left them in the state file.
+        let recovery = enforcer.recover();
+        let metrics = Arc::new(Metrics::default());
+        metrics.lock().restored_total += recovery.restored.len() as u64;
+        if enforce {
+            check_enforcement_hierarchy(&layout, config.enforcement.action)?;
+            check_state_dir(&config)?;
+        }
+        let (qos, estimator) = load_pipelines(&config)?;
+        let interval = tick_interval(&config, qos.as_ref(), estimator.as_ref())?;
+        let (total_cpus, total_mem_mib) = totals(&config)?;
+        let sampler = Sampler::new(layout.clone(), config.cgroups.perf);
         // The configured action's counter exists from the start at 0, so a
         // scrape sees it (and `rate()` works) before the first correction.
-        let metrics = Arc::new(Metrics::default());
         if qos.is_some() {
             metrics.lock().corrections_total.insert(
                 (
@@ -225,7 +288,91 @@ impl Agent {
             enforcer,
             metrics,
             best_effort_missing_said: false,
+            reload: None,
+            zero_slack_said: Vec::new(),
         })
+    }
+
+    /// Re-reads the configuration file and the pipelines it names (what
+    /// SIGHUP does). Everything is checked before anything changes: on any
+    /// problem the running configuration stays and the error names the file
+    /// (with line and column) and the key. `[cgroups]` and `[metrics]`
+    /// change only at a restart, and a reload that changes them is refused.
+    /// The new pipelines start with fresh state; changes in force stay
+    /// remembered and are restored as before. Returns a summary of what
+    /// runs now.
+    pub fn reload(&mut self) -> anyhow::Result<String> {
+        let path = self.config.file.clone();
+        let config = AgentConfig::load(&path)?;
+        for (key, same) in [
+            ("cgroups", config.cgroups == self.config.cgroups),
+            ("metrics", config.metrics == self.config.metrics),
+        ] {
+            if !same {
+                anyhow::bail!(
+                    "{}: `[{key}]` differs from the running configuration; it changes only when \
+                     the agent restarts",
+                    path.display()
+                );
+            }
+        }
+        let enforce = !self.enforcer.dry_run();
+        if enforce {
+            check_enforcement_hierarchy(&self.layout, config.enforcement.action)?;
+            check_state_dir(&config)?;
+        }
+        let (qos, estimator) = load_pipelines(&config)?;
+        let interval = tick_interval(&config, qos.as_ref(), estimator.as_ref())?;
+        let (total_cpus, total_mem_mib) = totals(&config)?;
+        self.enforcer
+            .set_config(config.enforcement.clone())
+            .map_err(|e| anyhow::anyhow!("{}: `enforcement.state_file`: {e}", path.display()))?;
+        let summary = format!(
+            "qos {}, estimator {}, every {:?}, action {}",
+            qos.as_ref().map_or("none", Pipeline::name),
+            estimator.as_ref().map_or("none", Pipeline::name),
+            interval,
+            config.enforcement.action
+        );
+        self.qos = qos;
+        self.estimator = estimator;
+        self.interval = interval;
+        self.total_cpus = total_cpus;
+        self.total_mem_mib = total_mem_mib;
+        self.config = config;
+        Ok(summary)
+    }
+
+    /// Reloads the configuration before the next tick of
+    /// [`Agent::run_loop`] whenever `flag` is set (SIGHUP sets it in
+    /// [`run()`]), clearing it.
+    pub fn reload_on(&mut self, flag: Arc<AtomicBool>) {
+        self.reload = Some(flag);
+    }
+
+    /// Reloads if the flag is set; failures are logged and counted.
+    fn reload_if_asked(&mut self) {
+        let asked = self
+            .reload
+            .as_ref()
+            .is_some_and(|f| f.swap(false, Ordering::SeqCst));
+        if !asked {
+            return;
+        }
+        let path = self.config.file.display().to_string();
+        match self.reload() {
+            Ok(summary) => log::info!(
+                target: "serenity",
+                "reloaded the configuration {path}: {summary}; the pipelines start afresh"
+            ),
+            Err(e) => {
+                self.metrics.lock().reload_failures_total += 1;
+                log::error!(
+                    target: "serenity",
+                    "configuration reload from {path} failed; the running configuration is kept: {e:#}"
+                );
+            }
+        }
     }
 
     /// Seconds between ticks.
@@ -283,6 +430,13 @@ impl Agent {
     /// Runs one tick: discover, sample, QoS, enforce, estimate, metrics.
     pub fn tick(&mut self) -> TickReport {
         let start = Instant::now();
+        let sampled = self.sample();
+        self.decide(sampled, start)
+    }
+
+    /// The first half of a tick: discovers the groups and reads them
+    /// (discovery failures are logged and counted in `errors`).
+    pub fn sample(&mut self) -> Sampled {
         let mut errors = 0;
         let discovery = match discover(
             &self.layout,
@@ -305,12 +459,28 @@ impl Agent {
             );
         }
         self.best_effort_missing_said = discovery.best_effort_missing;
+        let mut sampled =
+            self.sampler
+                .sample(&discovery.groups, self.total_cpus, self.total_mem_mib);
+        sampled.errors += errors;
+        sampled
+    }
 
-        let sampled = self
-            .sampler
-            .sample(&discovery.groups, self.total_cpus, self.total_mem_mib);
-        errors += sampled.errors;
+    /// The second half of a tick, on what [`Agent::sample`] read (or a test
+    /// made of it): QoS, enforcement, estimator, metrics.
+    pub fn tick_sampled(&mut self, sampled: Sampled) -> TickReport {
+        self.decide(sampled, Instant::now())
+    }
+
+    fn decide(&mut self, sampled: Sampled, start: Instant) -> TickReport {
+        let mut errors = sampled.errors;
         let groups = sampled.groups;
+        let unreadable: Vec<String> = sampled
+            .unreadable
+            .iter()
+            .filter(|g| g.kind == GroupKind::Production)
+            .map(Group::path_str)
+            .collect();
         let snapshot = Snapshot::new(sampled.usage);
 
         let mut contentions = 0;
@@ -333,10 +503,33 @@ impl Agent {
                 decisions.push(self.enforcer.apply(&path, &reason));
             }
         }
-        let slack = self
+        let mut slack = self
             .estimator
             .as_mut()
             .and_then(|e| e.tick(&snapshot).slack);
+        if slack.is_some() && !unreadable.is_empty() {
+            // Production usage is unknown: lending anything could over-lend.
+            slack = Some(Slack {
+                cpus: 0.0,
+                mem_bytes: 0.0,
+            });
+        }
+        if unreadable != self.zero_slack_said && slack.is_some() {
+            if unreadable.is_empty() {
+                log::info!(
+                    target: "serenity",
+                    "production group(s) {} can be read again: the estimator's slack is published again",
+                    self.zero_slack_said.join(", ")
+                );
+            } else {
+                log::warn!(
+                    target: "serenity",
+                    "slack is 0 while production group(s) {} cannot be read: their usage is unknown",
+                    unreadable.join(", ")
+                );
+            }
+        }
+        self.zero_slack_said = unreadable;
         self.enforcer.prune();
         errors += decisions
             .iter()
@@ -443,6 +636,7 @@ impl Agent {
         let mut ticks = 0;
         let mut next = Instant::now();
         while !shutdown.load(Ordering::SeqCst) {
+            self.reload_if_asked();
             let report = self.tick();
             ticks += 1;
             log::debug!(
@@ -483,14 +677,21 @@ impl Agent {
 }
 
 /// SIGINT and SIGTERM set the shutdown flag while this guard lives; a second
-/// signal while the flag is set terminates the process at once.
+/// signal while the flag is set terminates the process at once. SIGHUP sets
+/// the reload flag.
 struct SignalGuard {
     ids: Vec<signal_hook::SigId>,
 }
 
 impl SignalGuard {
-    fn install(shutdown: &Arc<AtomicBool>) -> anyhow::Result<SignalGuard> {
-        let mut ids = Vec::new();
+    fn install(
+        shutdown: &Arc<AtomicBool>,
+        reload: &Arc<AtomicBool>,
+    ) -> anyhow::Result<SignalGuard> {
+        let mut ids = vec![signal_hook::flag::register(
+            signal_hook::consts::SIGHUP,
+            reload.clone(),
+        )?];
         for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
             ids.push(signal_hook::flag::register_conditional_shutdown(
                 signal,
@@ -513,11 +714,14 @@ impl Drop for SignalGuard {
 
 /// Runs the agent described by `args` until `shutdown` is set (SIGINT and
 /// SIGTERM set it too), `--once` or `--ticks` is done, then restores what it
-/// changed. Errors are configuration or startup problems.
+/// changed. SIGHUP reloads the configuration ([`Agent::reload`]). Errors are
+/// configuration or startup problems.
 pub fn run(args: AgentArgs, shutdown: Arc<AtomicBool>) -> anyhow::Result<()> {
     let config = AgentConfig::load(&args.config)?;
     let mut agent = Agent::new(config, args.enforce)?;
-    let _signals = SignalGuard::install(&shutdown)?;
+    let reload = Arc::new(AtomicBool::new(false));
+    let _signals = SignalGuard::install(&shutdown, &reload)?;
+    agent.reload_on(reload);
     let _server = agent.start_metrics()?;
     log::info!(
         target: "serenity",
@@ -589,7 +793,8 @@ mod tests {
     #[test]
     fn sigterm_sets_the_shutdown_flag_while_the_guard_lives() {
         let flag = Arc::new(AtomicBool::new(false));
-        let guard = SignalGuard::install(&flag).unwrap();
+        let reload = Arc::new(AtomicBool::new(false));
+        let guard = SignalGuard::install(&flag, &reload).unwrap();
         signal_hook::low_level::raise(signal_hook::consts::SIGTERM).unwrap();
         assert!(flag.load(Ordering::SeqCst));
         drop(guard);

@@ -31,6 +31,19 @@
 //! isolator does), on v2 in the group itself (unless perf_event is bound to
 //! a v1 hierarchy). The first tick after opening has no perf statistics;
 //! each later tick has those of exactly the interval since the previous.
+//! When a group's perf_event group is removed (or replaced by a new one of
+//! the same path) its counters are closed, with one log line, and the group
+//! has no perf statistics (never zeros) until its perf_event group exists
+//! again; then they are reopened.
+//!
+//! Faults are said once: a group that cannot be read is left out of every
+//! tick with one warning when it starts and one line when it is readable
+//! again, and reported in [`Sampled::unreadable`] (the agent then answers
+//! zero slack while a production group is unreadable).
+//!
+//! Statistics timestamps come from a monotonic clock anchored at the wall
+//! clock when the sampler starts, so a wall-clock step (NTP, an operator's
+//! `date -s`) never makes samples go backwards in time or jump forwards.
 
 use crate::config::CgroupVersion;
 use crate::groups::{Group, GroupKind, Layout};
@@ -39,7 +52,9 @@ use serenity_core::model::proto::ResourceUsage;
 use serenity_probe::{cgroup_mounts, perf_event_mount, CgroupSample, CgroupV1, CgroupV2};
 use serenity_probe::{GroupFiles, GroupStarvation, PerfSampler, ProbeError};
 use std::collections::{HashMap, HashSet};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 /// Bytes in one MiB (Mesos's memory unit).
 const MIB: f64 = 1024.0 * 1024.0;
@@ -53,10 +68,15 @@ pub struct Sampled {
     pub groups: Vec<Group>,
     /// Groups that could not be read (other than vanished ones).
     pub errors: u64,
+    /// The groups left out because they could not be read (not vanished).
+    pub unreadable: Vec<Group>,
 }
 
 struct PerfSlot {
     sampler: Option<PerfSampler>,
+    /// The inode of the perf_event group the counters were opened on (or
+    /// failed to open on); `None` while it does not exist.
+    ino: Option<u64>,
 }
 
 /// Reads groups and keeps their perf counters.
@@ -67,6 +87,12 @@ pub struct Sampler {
     slots: HashMap<PathBuf, PerfSlot>,
     starving: HashMap<PathBuf, GroupStarvation>,
     said: HashSet<String>,
+    /// Groups that could not be read at their last tick, with why.
+    unreadable: HashMap<PathBuf, String>,
+    /// The wall clock (seconds since the epoch) when the sampler started…
+    wall_anchor: f64,
+    /// …and the monotonic clock at the same moment.
+    mono_anchor: Instant,
 }
 
 impl std::fmt::Debug for Sampler {
@@ -89,7 +115,16 @@ impl Sampler {
             slots: HashMap::new(),
             starving: HashMap::new(),
             said: HashSet::new(),
+            unreadable: HashMap::new(),
+            wall_anchor: serenity_probe::now_secs(),
+            mono_anchor: Instant::now(),
         }
+    }
+
+    /// Seconds since the epoch on the sampler's clock: the wall clock at
+    /// start plus monotonic time since (never backwards).
+    pub fn now_secs(&self) -> f64 {
+        self.wall_anchor + self.mono_anchor.elapsed().as_secs_f64()
     }
 
     /// How many groups have perf counters open.
@@ -112,17 +147,41 @@ impl Sampler {
         let mut specs = Vec::with_capacity(groups.len());
         let mut kept = Vec::with_capacity(groups.len());
         let mut errors = 0;
+        let mut unreadable = Vec::new();
         for group in groups {
+            let timestamp = self.now_secs();
             let sample = match self.read(group) {
                 Ok(sample) => sample,
-                Err(e) if e.is_vanished() => continue,
+                Err(e) if e.is_vanished() => {
+                    self.unreadable.remove(&group.path);
+                    log::debug!(
+                        target: "serenity",
+                        "group {} vanished while it was read: left out of this tick",
+                        group.path_str()
+                    );
+                    continue;
+                }
                 Err(e) => {
                     errors += 1;
-                    log::warn!(target: "serenity", "cannot read group {}: {e}", group.path_str());
+                    unreadable.push(group.clone());
+                    let why = e.to_string();
+                    if self.unreadable.insert(group.path.clone(), why).is_none() {
+                        log::warn!(
+                            target: "serenity",
+                            "cannot read group {}: {e}; it is left out of every tick until it can be read again",
+                            group.path_str()
+                        );
+                    } else {
+                        log::debug!(target: "serenity", "(still) cannot read group {}: {e}", group.path_str());
+                    }
                     continue;
                 }
             };
+            if self.unreadable.remove(&group.path).is_some() {
+                log::info!(target: "serenity", "group {} can be read again", group.path_str());
+            }
             let mut statistics = sample.to_statistics();
+            statistics.timestamp = Some(timestamp);
             if let Some(root) = &perf_root {
                 statistics.perf = self.perf_sample(root, group);
             }
@@ -153,10 +212,14 @@ impl Sampler {
             .retain(|path, _| present.contains(path.as_path()));
         self.starving
             .retain(|path, _| present.contains(path.as_path()));
+        let listed: HashSet<&Path> = groups.iter().map(|g| g.path.as_path()).collect();
+        self.unreadable
+            .retain(|path, _| listed.contains(path.as_path()));
         Sampled {
             usage: usage(total_cpus, total_mem_mib, &specs),
             groups: kept,
             errors,
+            unreadable,
         }
     }
 
@@ -252,33 +315,76 @@ impl Sampler {
     }
 
     /// The perf statistics of the interval since the last tick, opening the
-    /// group's counters on first sight (that tick has none).
+    /// group's counters on first sight (that tick has none). Counters whose
+    /// perf_event group was removed or replaced are closed (said once); they
+    /// are reopened when a perf_event group of that path exists again.
     fn perf_sample(
         &mut self,
         root: &Path,
         group: &Group,
     ) -> Option<serenity_core::model::proto::PerfStatistics> {
-        if let Some(slot) = self.slots.get_mut(&group.path) {
-            let sampler = slot.sampler.as_mut()?;
-            return match sampler.sample() {
-                Ok(interval) => Some(interval.to_statistics()),
-                Err(e) => {
+        let dir = root.join(&group.path);
+        let ino = std::fs::metadata(&dir)
+            .ok()
+            .filter(|m| m.is_dir())
+            .map(|m| m.ino());
+        let reopening = match self.slots.get_mut(&group.path) {
+            None => false,
+            Some(slot) => match (slot.sampler.as_mut(), ino) {
+                (Some(sampler), Some(now)) if slot.ino == Some(now) => {
+                    return match sampler.sample() {
+                        Ok(interval) => Some(interval.to_statistics()),
+                        Err(e) => {
+                            slot.sampler = None;
+                            if !e.is_vanished() {
+                                log::warn!(
+                                    target: "serenity",
+                                    "perf counters of group {} stopped: {e}; no perf statistics for \
+                                     it until its perf_event group is replaced",
+                                    group.path_str()
+                                );
+                            }
+                            None
+                        }
+                    };
+                }
+                (Some(_), now) => {
                     slot.sampler = None;
-                    if !e.is_vanished() {
-                        log::warn!(
+                    slot.ino = None;
+                    log::warn!(
+                        target: "serenity",
+                        "perf counters of group {} closed: its perf_event group {} was {}; no \
+                         perf statistics for it until that group exists again",
+                        group.path_str(),
+                        dir.display(),
+                        if now.is_some() { "replaced" } else { "removed" }
+                    );
+                    // Removed: nothing to read until it is back.
+                    now?;
+                    true
+                }
+                (None, None) => {
+                    slot.ino = None;
+                    return None;
+                }
+                // Failed on this very group before: wait for a new one.
+                (None, Some(now)) if slot.ino == Some(now) => return None,
+                (None, Some(_)) => true,
+            },
+        };
+        let sampler = match ino {
+            Some(_) => match PerfSampler::open(&dir) {
+                Ok(s) => {
+                    if reopening {
+                        log::info!(
                             target: "serenity",
-                            "perf counters of group {} stopped: {e}",
-                            group.path_str()
+                            "perf counters of group {} reopened on {}",
+                            group.path_str(),
+                            dir.display()
                         );
                     }
-                    None
+                    Some(s)
                 }
-            };
-        }
-        let dir = root.join(&group.path);
-        let sampler = if dir.is_dir() {
-            match PerfSampler::open(&dir) {
-                Ok(s) => Some(s),
                 Err(e) => {
                     if !e.is_vanished() {
                         self.once(
@@ -288,19 +394,21 @@ impl Sampler {
                     }
                     None
                 }
+            },
+            None => {
+                self.once(
+                    log::Level::Info,
+                    format!(
+                        "group {} has no group in the perf_event hierarchy ({}): no perf statistics for it",
+                        group.path_str(),
+                        dir.display()
+                    ),
+                );
+                None
             }
-        } else {
-            self.once(
-                log::Level::Info,
-                format!(
-                    "group {} has no group in the perf_event hierarchy ({}): no perf statistics for it",
-                    group.path_str(),
-                    dir.display()
-                ),
-            );
-            None
         };
-        self.slots.insert(group.path.clone(), PerfSlot { sampler });
+        self.slots
+            .insert(group.path.clone(), PerfSlot { sampler, ino });
         None
     }
 }

@@ -41,6 +41,7 @@ impl Scene {
                 action,
                 throttle_cpus: 0.1,
                 restore_on_exit,
+                state_file: None,
             },
             dry_run,
         )
@@ -335,6 +336,7 @@ fn v2_kill_and_freeze_use_the_core_files() {
                 action,
                 throttle_cpus: 0.1,
                 restore_on_exit: true,
+                state_file: None,
             },
             false,
         )

@@ -414,3 +414,50 @@ fn perf_event_cgroup_count() -> Option<u64> {
         }
     })
 }
+
+/// Log records captured by [`capture_logs`]: (level, message).
+static LOGGED: Mutex<Vec<(log::Level, String)>> = Mutex::new(Vec::new());
+
+struct Capture;
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        LOGGED
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((record.level(), record.args().to_string()));
+    }
+    fn flush(&self) {}
+}
+
+static CAPTURE: Capture = Capture;
+
+/// Captures every log record of this test binary from now on (debug level
+/// included); tests find their own lines by the unique group names in them.
+pub fn capture_logs() {
+    let _ = log::set_logger(&CAPTURE);
+    log::set_max_level(log::LevelFilter::Debug);
+}
+
+/// The captured records whose message contains `needle`.
+pub fn logged(needle: &str) -> Vec<(log::Level, String)> {
+    LOGGED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .filter(|(_, m)| m.contains(needle))
+        .cloned()
+        .collect()
+}
+
+/// The captured messages at `level` or more severe that contain `needle`.
+pub fn logged_at(level: log::Level, needle: &str) -> Vec<String> {
+    logged(needle)
+        .into_iter()
+        .filter(|(l, _)| *l <= level)
+        .map(|(_, m)| m)
+        .collect()
+}
