@@ -6,8 +6,9 @@
 //! - a tick with no contention at all, or with no best-effort executor,
 //!   clears the cooldown (the original's "empty" case);
 //! - otherwise, while cooling down, this tick's corrections are dropped (the
-//!   log says why and how many ticks are left) and the counter decrements,
-//!   ending at zero;
+//!   first drop of a cooldown is said at INFO with how many ticks are left,
+//!   later ones at DEBUG, so a long contention does not log every tick) and
+//!   the counter decrements, ending at zero;
 //! - otherwise, a tick with corrections starts a cooldown of `ticks`.
 //!
 //! Timeline with a persistent contention and `ticks = 10`: correction at
@@ -39,6 +40,8 @@ pub struct CooldownParams {
 struct Cooldown {
     params: CooldownParams,
     left: Option<u64>,
+    /// Whether this cooldown's first drop was said.
+    said: bool,
     name: Arc<str>,
 }
 
@@ -48,6 +51,7 @@ pub(super) fn build(r: &mut ParamReader<'_, '_>, ctx: &mut BuildContext) -> Box<
             ticks: r.u64("ticks", 10, any_u64),
         },
         left: None,
+        said: false,
         name: ctx.stage_name.clone(),
     })
 }
@@ -64,7 +68,13 @@ impl Stage for Cooldown {
         }
         if let Some(left) = self.left {
             if !tick.state.corrections.is_empty() {
-                log::info!(target: "serenity",
+                let level = if self.said {
+                    log::Level::Debug
+                } else {
+                    log::Level::Info
+                };
+                self.said = true;
+                log::log!(target: "serenity", level,
                     "stage {}: dropping {} correction(s): cooling down after the last correction, {left} tick(s) left",
                     self.name, tick.state.corrections.len());
                 tick.state.corrections.clear();
@@ -74,6 +84,7 @@ impl Stage for Cooldown {
         }
         if !tick.state.corrections.is_empty() && self.params.ticks > 0 {
             self.left = Some(self.params.ticks);
+            self.said = false;
         }
         Flow::Continue
     }
