@@ -5,6 +5,9 @@
 #   count_cargo LOG        libtest's "test result" lines and the tests' SKIP lines
 #   count_suite NAME LOG   a script's "NAME: N passed, M failed[, K skipped]"
 #   summary                the named skips, then "N passed, N failed, N skipped"
+#
+# Safe under `set -euo pipefail` (what test.sh runs with): a grep that finds
+# nothing never ends the caller.
 
 passed=0; failed=0; skipped=0
 skips=() # "suite: test: reason", one per skipped test or part
@@ -13,9 +16,11 @@ skips=() # "suite: test: reason", one per skipped test or part
 # skipped; an ignored test is skipped too.
 count_cargo() {
   local log=$1 p f i line
-  p=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed; [0-9]+ ignored' "$log" | awk '{s+=$4} END {print s+0}')
-  f=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed; [0-9]+ ignored' "$log" | awk '{s+=$6} END {print s+0}')
-  i=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed; [0-9]+ ignored' "$log" | awk '{s+=$8} END {print s+0}')
+  local results
+  results=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed; [0-9]+ ignored' "$log" || true)
+  p=$(awk '{s+=$4} END {print s+0}' <<<"$results")
+  f=$(awk '{s+=$6} END {print s+0}' <<<"$results")
+  i=$(awk '{s+=$8} END {print s+0}' <<<"$results")
   passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + i))
   while IFS= read -r line; do
     case $line in
@@ -25,7 +30,7 @@ count_cargo() {
   done < <(grep -Eo 'SKIP( part)?: .*' "$log" || true)
   while IFS= read -r line; do
     skips+=("cargo (ignored): $line")
-  done < <(sed -nE 's/^test (.*) \.\.\. ignored(, (.*))?$/\1: \3/p' "$log")
+  done < <(sed -nE 's/^test (.*) \.\.\. ignored(, (.*))?$/\1: \3/p' "$log" || true)
 }
 # A script's summary line `NAME: N passed, M failed[, K skipped]` and its
 # `SKIP: name: why` lines; no summary line counts as one failure.
@@ -38,7 +43,8 @@ count_suite() {
   fi
   p=$(sed -E 's/^[^:]+: ([0-9]+) passed.*/\1/' <<<"$sum")
   f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$sum")
-  k=$(grep -Eo '[0-9]+ skipped' <<<"$sum" | awk '{print $1}')
+  k=$(grep -Eo '[0-9]+ skipped' <<<"$sum" || true)
+  k=${k%% *}
   passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + ${k:-0}))
   while IFS= read -r line; do
     skips+=("$name: ${line#SKIP: }")

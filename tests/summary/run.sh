@@ -2,9 +2,10 @@
 # Checks the test command's accounting (scripts/summary.sh) on logs: real
 # libtest output of the live tests run without root (every test a SKIP), a
 # log with an ignored test, a partly skipped test and a failure, a script
-# suite with a skip, and a step that broke before printing its summary.
+# suite with a skip, one without a skipped count, and a step that broke
+# before printing its summary. Runs under `set -euo pipefail`, as test.sh.
 # The last line is `summary: N passed, M failed`; exit 0 iff M = 0.
-set -uo pipefail
+set -euo pipefail # as scripts/test.sh runs the accounting
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/summary.sh
 . "$here/../../scripts/summary.sh"
@@ -35,6 +36,10 @@ expect "a suite's summary line is counted with its skips" \
   "1 passed, 0 failed, 1 skipped" "$passed passed, $failed failed, $skipped skipped"
 expect "a suite's SKIP line is named under the suite" \
   "mesos: the BE task is killed: the executors never used more than 1.44 cpus" "${skips[0]:-}"
+
+reset; count_suite schema "$here/schema-ok.log"
+expect "a summary line without a skipped count counts no skip" \
+  "5 passed, 0 failed, 0 skipped" "$passed passed, $failed failed, $skipped skipped"
 
 reset; count_suite schema "$here/schema-broken.log" 2>/dev/null
 expect "a step without its summary line counts as one failure" \
