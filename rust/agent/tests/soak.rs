@@ -9,7 +9,9 @@
 //!
 //! `SERENITY_SOAK_TICKS` sets the length (default 20 000, a CI-sized run);
 //! the figures of docs/benchmarks.md come from
-//! `SERENITY_SOAK_TICKS=1000000 cargo test --release -p serenity-agent --test soak -- --nocapture`.
+//! `SERENITY_SOAK_TICKS=1000000 cargo test --release -p serenity-agent --test soak -- --nocapture`;
+//! with `SERENITY_SOAK_SHOW=1` every 97th log line is printed, to see which
+//! sentences make up the rate.
 
 use serenity_agent::groups::{Group, GroupKind};
 use serenity_agent::sampling::Sampled;
@@ -32,7 +34,7 @@ impl log::Log for Counter {
     fn log(&self, record: &log::Record<'_>) {
         if record.level() <= log::Level::Info {
             let n = LINES.fetch_add(1, Ordering::Relaxed);
-            if std::env::var_os("SERENITY_SOAK_SHOW").is_some() && n % 97 == 0 {
+            if std::env::var_os("SERENITY_SOAK_SHOW").is_some() && n.is_multiple_of(97) {
                 eprintln!("{}: {}", record.level(), record.args());
             }
         }
