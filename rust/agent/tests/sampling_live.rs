@@ -267,12 +267,14 @@ fn metrics_endpoint_serves_the_last_tick_over_loopback() {
     let response = get(addr, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n");
     let (head, body) = response.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    // Header names are case-insensitive (hyper writes them in lower case).
+    let lower = head.to_ascii_lowercase();
     assert!(
-        head.contains("Content-Type: text/plain; version=0.0.4"),
+        lower.contains("\r\ncontent-type: text/plain; version=0.0.4"),
         "{head}"
     );
     assert!(
-        head.contains(&format!("Content-Length: {}", body.len())),
+        lower.contains(&format!("\r\ncontent-length: {}\r\n", body.len())),
         "{head}"
     );
     for (name, kind) in [
