@@ -87,17 +87,18 @@ set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "${_summary}\n ${_description}")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY ${_summary})
 
 # Depends: what the `serenity` binary needs, from dpkg-shlibdeps (dpkg-dev)
-# run on it alone at cpack time (cmake/PackageDepends.cmake), plus, with the
-# module, libstdc++6 unversioned: the module needs the C++ runtime of the
+# run on it alone at cpack time (cmake/PackageDepends.cmake), plus procps
+# (the unit's ExecReload runs its /bin/kill), plus, with the module,
+# libstdc++6 unversioned: the module needs the C++ runtime of the
 # Mesos agent that loads it, which that agent already has, like libmesos
 # (no Debian package, so not in Depends). CPack's own
 # CPACK_DEBIAN_PACKAGE_SHLIBDEPS would scan the module too: a minute spent
 # on its thousands of libmesos/protobuf symbols, to learn nothing more.
 find_program(DPKG_SHLIBDEPS_EXECUTABLE dpkg-shlibdeps)
 set(SERENITY_DEB_FIXED_DEPENDS "libc6 (>= 2.34), libgcc-s1 (>= 4.2)")
-set(SERENITY_DEB_EXTRA_DEPENDS "")
+set(SERENITY_DEB_EXTRA_DEPENDS ", procps")
 if (SERENITY_WITH_MESOS)
-  set(SERENITY_DEB_EXTRA_DEPENDS ", libstdc++6")
+  set(SERENITY_DEB_EXTRA_DEPENDS "${SERENITY_DEB_EXTRA_DEPENDS}, libstdc++6")
 endif ()
 if (NOT DPKG_SHLIBDEPS_EXECUTABLE)
   message(STATUS "dpkg-shlibdeps not found (Debian: dpkg-dev): Depends: ${SERENITY_DEB_FIXED_DEPENDS}")

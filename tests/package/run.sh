@@ -251,14 +251,17 @@ fi
 # ProtectSystem=strict makes /var read-only: the enforcement state file's
 # directory (the agent's default state_file) must be the unit's
 # StateDirectory, or `--enforce` could not record what to undo after a crash.
-if grep -qx 'StateDirectory=serenity' "$unit" && grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "$unit"; then
-  pass "unit: StateDirectory=serenity (the state file's /var/lib/serenity stays writable), reload is SIGHUP"
+if grep -qx 'StateDirectory=serenity' "$unit" && grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "$unit" &&
+  grep -Eq '(^|, )procps(,|$)' <<<"$depends"; then
+  pass "unit: StateDirectory=serenity (the state file's /var/lib/serenity stays writable), reload is SIGHUP (/bin/kill of procps, in Depends)"
 else
-  fail "unit: state directory and reload" "$(grep -E '^(StateDirectory|ExecReload|ProtectSystem)=' "$unit" | tr '\n' ' ')"
+  fail "unit: state directory and reload" "$(grep -E '^(StateDirectory|ExecReload|ProtectSystem)=' "$unit" | tr '\n' ' '); Depends: $depends"
 fi
-# verify --root resolves ExecStart and the unit's default dependencies
-# (sysinit.target, ...) inside the root: a copy of the scratch root gets the
-# host's standard targets. Any output (an unknown key, a missing binary) fails.
+# verify --root resolves ExecStart, ExecReload and the unit's default
+# dependencies (sysinit.target, ...) inside the root: a copy of the scratch
+# root gets the host's standard targets and the /bin/kill of procps (a
+# Depends of the package). Any output (an unknown key, a missing binary)
+# fails.
 targets=$(ls /usr/lib/systemd/system/sysinit.target /lib/systemd/system/sysinit.target 2>/dev/null | head -1)
 if ! command -v systemd-analyze >/dev/null; then
   skip "systemd-analyze verify" "systemd-analyze is not installed (Debian: systemd)"
@@ -267,6 +270,7 @@ elif [ -z "$targets" ]; then
 else
   vroot=$scratch/verify-root
   cp -a "$root" "$vroot" && cp -n "$(dirname "$targets")"/*.target "$vroot/usr/lib/systemd/system/"
+  mkdir -p "$vroot/bin" && cp /bin/kill "$vroot/bin/kill"
   if out=$(systemd-analyze verify --man=no --root="$vroot" "$vroot/usr/lib/systemd/system/serenity-agent.service" 2>&1) &&
     [ -z "$out" ]; then
     pass "systemd-analyze verify --root: clean ($(systemd-analyze --version | head -1 | cut -d' ' -f1-2))"
