@@ -16,11 +16,8 @@ skips=() # "suite: test: reason", one per skipped test or part
 # skipped; an ignored test is skipped too.
 count_cargo() {
   local log=$1 p f i line
-  local results
-  results=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed; [0-9]+ ignored' "$log" || true)
-  p=$(awk '{s+=$4} END {print s+0}' <<<"$results")
-  f=$(awk '{s+=$6} END {print s+0}' <<<"$results")
-  i=$(awk '{s+=$8} END {print s+0}' <<<"$results")
+  read -r p f i < <(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed; [0-9]+ ignored' "$log" |
+    awk '{p+=$4; f+=$6; i+=$8} END {print p+0, f+0, i+0}' || true)
   passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + i))
   while IFS= read -r line; do
     case $line in

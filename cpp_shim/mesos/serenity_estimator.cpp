@@ -124,37 +124,35 @@ private:
       return Failure("Serenity estimator: " + status.message());
     }
 
-    // Each change (at the agent's 3-decimal precision) makes the agent
-    // forward a new total and the master rescind this agent's revocable
-    // offers: worth a line.
+    return answer(
+        slack, slack.stopped ? "; the pipeline stopped the tick" : "");
+  }
+
+  Future<Resources> failed(const Future<Resources>& failure)
+  {
+    ++metrics.errors;
+    const string why = failure.isFailed() ? failure.failure()
+                                          : string("the usage was discarded");
+    LOG(WARNING) << "Serenity estimator: no estimate this round, answering "
+                 << "zero revocable resources: " << why;
+    return answer(serenity::Slack(), "; the snapshot failed");
+  }
+
+  // The estimate answered to the agent. Each change (at the agent's
+  // 3-decimal precision) makes the agent forward a new total and the master
+  // rescind this agent's revocable offers: worth a line, with `note`.
+  Resources answer(const serenity::Slack& slack, const string& note)
+  {
     if (std::lround(slack.cpus * 1000) != std::lround(last.cpus * 1000) ||
         std::lround(slack.memMib) != std::lround(last.memMib)) {
       LOG(INFO) << "Serenity estimator: new estimate: "
                 << strings::format("%.3f", slack.cpus).get() << " cpus, "
                 << std::lround(slack.memMib) << " MB (was "
                 << strings::format("%.3f", last.cpus).get() << " cpus, "
-                << std::lround(last.memMib) << " MB)"
-                << (slack.stopped ? "; the pipeline stopped the tick" : "");
+                << std::lround(last.memMib) << " MB)" << note;
     }
-
     last = slack;
     return toResources(slack);
-  }
-
-  Future<Resources> failed(const Future<Resources>& failure)
-  {
-    ++metrics.errors;
-    const string why =
-      failure.isFailed() ? failure.failure() : string("the usage was discarded");
-    LOG(WARNING) << "Serenity estimator: no estimate this round, answering "
-                 << "zero revocable resources: " << why;
-    if (last.cpus != 0 || last.memMib != 0) {
-      LOG(INFO) << "Serenity estimator: new estimate: 0.000 cpus, 0 MB (was "
-                << strings::format("%.3f", last.cpus).get() << " cpus, "
-                << std::lround(last.memMib) << " MB); the snapshot failed";
-    }
-    last = serenity::Slack();
-    return Resources();
   }
 
   Future<Response> valve(

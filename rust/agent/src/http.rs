@@ -10,10 +10,8 @@
 //! request, so routing is tested (and fuzzed) without a socket.
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -227,7 +225,7 @@ async fn accept_loop(
         let stats = stats.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            if let Err(why) = exchange(stream, limits, handler, &stats).await {
+            if let Err(why) = exchange(TokioIo::new(stream), limits, handler, &stats).await {
                 stats.failed_exchanges.fetch_add(1, Ordering::Relaxed);
                 log::debug!(target: "serenity", "http exchange with {peer}: {why}");
             }
@@ -249,18 +247,22 @@ fn builder(limits: Limits) -> http1::Builder {
     builder
 }
 
-/// Serves one connection: one request, one response, within the limits.
-async fn exchange(
-    stream: tokio::net::TcpStream,
+/// Serves one connection (a socket, or the in-memory pipe of
+/// [`serve_bytes`]): one request, one response, within the limits.
+async fn exchange<I>(
+    io: I,
     limits: Limits,
     handler: Handler,
     stats: &ServerStats,
-) -> Result<(), String> {
+) -> Result<(), String>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+{
     let service = service_fn(move |req| {
         let handler = handler.clone();
         async move { Ok::<_, Infallible>(answer(req, limits, &handler).await) }
     });
-    let connection = builder(limits).serve_connection(TokioIo::new(stream), service);
+    let connection = builder(limits).serve_connection(io, service);
     match tokio::time::timeout(limits.exchange_timeout, connection).await {
         Ok(Ok(())) => {
             stats.requests.fetch_add(1, Ordering::Relaxed);
@@ -340,18 +342,16 @@ pub fn serve_bytes(input: &[u8], limits: Limits, handler: Handler) -> Vec<u8> {
     runtime.block_on(async move {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let (mut client, server) = tokio::io::duplex(64 * 1024);
-        let service = service_fn(move |req| {
-            let handler = handler.clone();
-            async move { Ok::<_, Infallible>(answer(req, limits, &handler).await) }
-        });
-        let conn: Pin<Box<dyn Future<Output = _> + Send>> =
-            Box::pin(builder(limits).serve_connection(TokioIo::new(server), service));
-        let served = tokio::spawn(tokio::time::timeout(limits.exchange_timeout, conn));
-        let _ = client.write_all(&input).await;
-        let _ = client.shutdown().await;
+        let stats = ServerStats::default();
+        let served = exchange(TokioIo::new(server), limits, handler, &stats);
         let mut out = Vec::new();
-        let _ = tokio::time::timeout(limits.exchange_timeout, client.read_to_end(&mut out)).await;
-        let _ = served.await;
+        let sent = async {
+            let _ = client.write_all(&input).await;
+            let _ = client.shutdown().await;
+            let _ =
+                tokio::time::timeout(limits.exchange_timeout, client.read_to_end(&mut out)).await;
+        };
+        let _ = tokio::join!(served, sent);
         out
     })
 }

@@ -18,11 +18,8 @@ const CLIENT_WAIT: Duration = Duration::from_secs(10);
 
 fn scrape(addr: SocketAddr) -> std::io::Result<String> {
     let mut s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(CLIENT_WAIT))?;
     s.write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n")?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    Ok(out)
+    Ok(read_all(&mut s))
 }
 
 /// A client that sent half a request head and waits.
@@ -61,8 +58,10 @@ fn a_scrape_is_answered_while_200_slow_clients_hold_their_connections() {
     assert_eq!(open, 200, "slow clients still connected after the scrape");
 }
 
-fn ok_handler() -> Handler {
-    Arc::new(|_: &Request| Response::text(200, "ok\n"))
+/// A listener on a free loopback port answering every request `200 ok`.
+fn start(limits: Limits) -> HttpServer {
+    let ok: Handler = Arc::new(|_: &Request| Response::text(200, "ok\n"));
+    HttpServer::start("test-http", "127.0.0.1:0".parse().unwrap(), limits, ok).unwrap()
 }
 
 /// Reads what the server sends until it closes, within [`CLIENT_WAIT`].
@@ -79,13 +78,7 @@ fn a_client_slower_than_the_head_timeout_gets_408_and_is_closed() {
         head_timeout: Duration::from_millis(300),
         ..Limits::default()
     };
-    let server = HttpServer::start(
-        "test-http",
-        "127.0.0.1:0".parse().unwrap(),
-        limits,
-        ok_handler(),
-    )
-    .unwrap();
+    let server = start(limits);
     let mut s = slow_client(server.local_addr());
     let started = Instant::now();
     let answer = read_all(&mut s);
@@ -106,13 +99,7 @@ fn connections_beyond_the_limit_are_closed_and_service_recovers_when_they_end() 
         head_timeout: Duration::from_secs(30),
         ..Limits::default()
     };
-    let server = HttpServer::start(
-        "test-http",
-        "127.0.0.1:0".parse().unwrap(),
-        limits,
-        ok_handler(),
-    )
-    .unwrap();
+    let server = start(limits);
     let addr = server.local_addr();
     let holders: Vec<TcpStream> = (0..4).map(|_| slow_client(addr)).collect();
     thread::sleep(Duration::from_millis(200));
@@ -145,13 +132,7 @@ fn connections_beyond_the_limit_are_closed_and_service_recovers_when_they_end() 
 
 #[test]
 fn dropping_the_server_frees_its_port() {
-    let server = HttpServer::start(
-        "test-http",
-        "127.0.0.1:0".parse().unwrap(),
-        Limits::default(),
-        ok_handler(),
-    )
-    .unwrap();
+    let server = start(Limits::default());
     let addr = server.local_addr();
     let _held = slow_client(addr);
     drop(server);
