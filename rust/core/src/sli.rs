@@ -210,3 +210,79 @@ pub(crate) fn fill(
     }
     notes
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::stages::testkit::*;
+
+    const PIPE: &str = "kind = \"qos\"
+[[sli]]
+name = \"rps\"
+executors = [\"web\"]
+objective = 1000.0
+direction = \"at_least\"
+source = \"prometheus\"
+url = \"http://127.0.0.1:9100/metrics\"
+metric = \"requests_per_second\"
+[[stage]]
+type = \"slo_guard\"
+";
+
+    #[test]
+    fn a_lower_bound_objective_has_slack_above_it() {
+        let mut p = pipeline(PIPE);
+        let snap = with_sli(
+            snapshot(&[pr("web", 1.0)], Some(2.0), 5.0),
+            0,
+            "rps",
+            1200.0,
+            5.0,
+        );
+        p.tick(&snap);
+        let n = p.signals();
+        let t = p.last_signals();
+        assert_eq!(t.get(0, n.lookup("sli.rps").unwrap()), Some(1200.0));
+        let s = t.get(0, n.lookup("slo_slack.rps").unwrap()).unwrap();
+        assert!((s - 0.2).abs() < 1e-12, "{s}");
+    }
+
+    #[test]
+    fn a_non_finite_sample_is_missing_not_a_value() {
+        let mut p = pipeline(PIPE);
+        let snap = with_sli(
+            snapshot(&[pr("web", 1.0)], Some(2.0), 5.0),
+            0,
+            "rps",
+            f64::NAN,
+            5.0,
+        );
+        p.tick(&snap);
+        assert_eq!(
+            p.last_signals()
+                .get(0, p.signals().lookup("sli.rps").unwrap()),
+            None
+        );
+    }
+
+    #[test]
+    fn sli_table_mistakes_name_the_key() {
+        let errs = config_errors(
+            "kind = \"qos\"\n[[sli]]\nname = \"a-b\"\nexecutors = []\nsource = \"prometheus\"\nurl = \"https://x/\"\nquantile = 1.5\npointer = \"/x\"\n[[stage]]\ntype = \"overload\"\n",
+        );
+        for want in [
+            "sli.name",
+            "sli.executors",
+            "missing `objective`",
+            "sli.url",
+            "sli.quantile",
+            "missing `metric`",
+            "sli.pointer",
+        ] {
+            assert!(errs.iter().any(|e| e.contains(want)), "{want}: {errs:#?}");
+        }
+        let errs = config_errors(
+            "kind = \"qos\"\n[[sli]]\nname = \"a\"\nexecutors = [\"w\"]\nobjective = 1\nsource = \"file\"\npath = \"/x\"\n[[sli]]\nname = \"a\"\nexecutors = [\"w\"]\nobjective = 1\nsource = \"file\"\npath = \"/y\"\n[[stage]]\ntype = \"overload\"\n",
+        );
+        assert!(errs.iter().any(|e| e.contains("unique")), "{errs:#?}");
+    }
+}

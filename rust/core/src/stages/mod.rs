@@ -43,7 +43,7 @@ mod slo_scale;
 mod slo_watch;
 mod starvation;
 #[cfg(test)]
-mod testkit;
+pub(crate) mod testkit;
 
 pub use common::{best_effort_rows, ContentionFilter};
 pub use ema::{Ema, Mode as EmaMode};

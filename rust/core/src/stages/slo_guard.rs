@@ -200,3 +200,176 @@ impl Stage for SloGuard {
         Flow::Continue
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::*;
+    use crate::pipeline::Pipeline;
+    use crate::tick::{AllowanceStep, SeverityUnit};
+
+    /// One SLI on executor "web": p99 at most 2 ms, stale after 3 s.
+    const SLI: &str = "[[sli]]
+name = \"p99\"
+executors = [\"web\"]
+objective = 2.0
+unit = \"ms\"
+source = \"json\"
+url = \"http://127.0.0.1:1/stats\"
+pointer = \"/p99\"
+max_age_secs = 3.0
+";
+
+    fn guard(extra: &str) -> Pipeline {
+        pipeline(&format!(
+            "kind = \"qos\"\n{SLI}[[stage]]\ntype = \"slo_guard\"\n{extra}"
+        ))
+    }
+
+    /// One tick at time `ts` with web's p99 at `p99` ms measured at `sli_ts`
+    /// (no sample when `None`), web using `web_cpu` of 4 cpus.
+    fn tick(
+        p: &mut Pipeline,
+        ts: f64,
+        p99: Option<(f64, f64)>,
+        web_cpu: f64,
+    ) -> (AllowanceStep, usize, String) {
+        let mut snap = snapshot(&[pr("web", 2.0), be("batch", 2.0)], Some(4.0), ts);
+        if let Some((v, at)) = p99 {
+            snap = with_sli(snap, 0, "p99", v, at);
+        }
+        let out = p.tick_injecting(&snap, |t, n| set(t, n, 0, "cpu_usage", web_cpu));
+        for c in out.contentions {
+            assert_eq!(
+                c.victim,
+                Some(0),
+                "the contention names the suffering executor"
+            );
+            assert_eq!(c.unit, SeverityUnit::Fraction);
+        }
+        let a = out.allowance.expect("slo_guard always decides");
+        (a.step, out.contentions.len(), a.reason.clone())
+    }
+
+    #[test]
+    fn each_band_of_slack_to_the_objective_gives_heracles_step() {
+        let mut p = guard("regrow_ticks = 0\n");
+        // slack = (2 − v) / 2.
+        assert_eq!(
+            tick(&mut p, 10.0, Some((1.0, 10.0)), 0.5).0,
+            AllowanceStep::Grow
+        );
+        assert_eq!(
+            tick(&mut p, 11.0, Some((1.85, 11.0)), 0.5).0,
+            AllowanceStep::Hold,
+            "7.5 % is inside the hold band"
+        );
+        assert_eq!(
+            tick(&mut p, 12.0, Some((1.95, 12.0)), 0.5).0,
+            AllowanceStep::Shrink,
+            "2.5 % is under the shrink margin"
+        );
+        let (step, contentions, reason) = tick(&mut p, 13.0, Some((2.6, 13.0)), 0.5);
+        assert_eq!(step, AllowanceStep::Revoke);
+        assert_eq!(contentions, 1, "a violation is a contention on web");
+        assert!(
+            reason.contains("2.6000 ms") && reason.contains("-30.0 %"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn the_node_load_cap_stops_growth_but_never_revokes() {
+        let mut p = guard("");
+        let (step, contentions, reason) = tick(&mut p, 10.0, Some((0.5, 10.0)), 3.5);
+        assert_eq!((step, contentions), (AllowanceStep::Hold, 0));
+        assert!(reason.contains("grow_load_cap"), "{reason}");
+    }
+
+    #[test]
+    fn a_stale_or_missing_sli_holds_and_raises_no_contention() {
+        let mut p = guard("");
+        let (step, contentions, _) = tick(&mut p, 10.0, None, 0.5);
+        assert_eq!((step, contentions), (AllowanceStep::Hold, 0), "missing");
+        // Measured 5 s before the snapshot, max_age_secs = 3: stale, even
+        // though the stale value itself is a violation.
+        let (step, contentions, reason) = tick(&mut p, 20.0, Some((9.0, 15.0)), 0.5);
+        assert_eq!(
+            (step, contentions),
+            (AllowanceStep::Hold, 0),
+            "stale: {reason}"
+        );
+        assert!(reason.contains("missing"), "{reason}");
+    }
+
+    #[test]
+    fn after_a_violation_growth_waits_for_the_cooldown() {
+        let mut p = guard("regrow_ticks = 2\n");
+        assert_eq!(
+            tick(&mut p, 10.0, Some((3.0, 10.0)), 0.5).0,
+            AllowanceStep::Revoke
+        );
+        assert_eq!(
+            tick(&mut p, 11.0, Some((0.5, 11.0)), 0.5).0,
+            AllowanceStep::Hold
+        );
+        assert_eq!(
+            tick(&mut p, 12.0, Some((0.5, 12.0)), 0.5).0,
+            AllowanceStep::Hold
+        );
+        assert_eq!(
+            tick(&mut p, 13.0, Some((0.5, 13.0)), 0.5).0,
+            AllowanceStep::Grow
+        );
+    }
+
+    #[test]
+    fn contention_ticks_delays_the_contention_not_the_revoke() {
+        let mut p = guard("contention_ticks = 3\n");
+        for (i, want) in [0, 0, 1, 1].into_iter().enumerate() {
+            let (step, contentions, _) =
+                tick(&mut p, 10.0 + i as f64, Some((2.2, 10.0 + i as f64)), 0.5);
+            assert_eq!(step, AllowanceStep::Revoke);
+            assert_eq!(contentions, want, "tick {i}");
+        }
+    }
+
+    #[test]
+    fn a_violation_followed_by_a_strategy_kills_best_effort_only() {
+        let mut p = pipeline(&format!(
+            "kind = \"qos\"\n{SLI}[[stage]]\ntype = \"slo_guard\"\n[[stage]]\ntype = \"kill_all\"\n"
+        ));
+        let snap = with_sli(
+            snapshot(&[pr("web", 2.0), be("batch", 2.0)], Some(4.0), 10.0),
+            0,
+            "p99",
+            4.0,
+            10.0,
+        );
+        let out = p.tick(&snap);
+        assert_eq!(out.corrections.len(), 1);
+        assert_eq!(out.corrections[0].row, 1, "only the best-effort executor");
+    }
+
+    #[test]
+    fn configuration_mistakes_are_named() {
+        let errs = config_errors("kind = \"qos\"\n[[stage]]\ntype = \"slo_guard\"\n");
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("needs at least one [[sli]]")),
+            "{errs:?}"
+        );
+        let errs = config_errors(&format!(
+            "kind = \"qos\"\n{SLI}[[stage]]\ntype = \"slo_guard\"\nsli = [\"p95\"]\nshrink_margin = 0.2\n"
+        ));
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("\"p95\"") && e.contains("declared: p99")),
+            "{errs:?}"
+        );
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("grow_margin") && e.contains("at least shrink_margin")),
+            "{errs:?}"
+        );
+    }
+}

@@ -81,3 +81,65 @@ impl Stage for SloScale {
         Flow::Continue
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::*;
+    use crate::pipeline::Pipeline;
+
+    const PIPE: &str = "kind = \"estimator\"
+[[sli]]
+name = \"p99\"
+executors = [\"web\"]
+objective = 2.0
+source = \"file\"
+path = \"/run/web/p99\"
+max_age_secs = 3.0
+[[stage]]
+type = \"slack\"
+fraction = 1.0
+[[stage]]
+type = \"slo_scale\"
+";
+
+    /// The slack lent at time 10 with web (2 cpus allocated, using 0.5)
+    /// at `p99` measured at `at`.
+    fn lent(p: &mut Pipeline, p99: Option<(f64, f64)>) -> f64 {
+        let mut snap = snapshot(&[pr("web", 2.0)], Some(4.0), 10.0);
+        if let Some((v, at)) = p99 {
+            snap = with_sli(snap, 0, "p99", v, at);
+        }
+        let out = p.tick_injecting(&snap, |t, n| set(t, n, 0, "cpu_usage", 0.5));
+        out.slack.expect("an estimator answers").cpus
+    }
+
+    #[test]
+    fn slack_is_lent_in_full_above_the_grow_margin_and_scaled_across_the_hold_band() {
+        let mut p = pipeline(PIPE);
+        assert!(
+            (lent(&mut p, Some((1.0, 10.0))) - 1.5).abs() < 1e-9,
+            "50 % slack: all"
+        );
+        // slack 7.5 %: halfway between 5 % and 10 %.
+        assert!((lent(&mut p, Some((1.85, 10.0))) - 0.75).abs() < 1e-9);
+    }
+
+    #[test]
+    fn nothing_is_lent_under_the_shrink_margin_or_on_a_violation() {
+        let mut p = pipeline(PIPE);
+        assert_eq!(lent(&mut p, Some((1.95, 10.0))), 0.0);
+        assert_eq!(lent(&mut p, Some((2.5, 10.0))), 0.0);
+    }
+
+    #[test]
+    fn nothing_is_lent_while_the_sli_is_missing_or_stale() {
+        let mut p = pipeline(PIPE);
+        assert_eq!(lent(&mut p, None), 0.0, "missing");
+        assert_eq!(
+            lent(&mut p, Some((0.5, 6.0))),
+            0.0,
+            "4 s old with max_age_secs = 3"
+        );
+        assert!(lent(&mut p, Some((0.5, 8.0))) > 1.0, "2 s old is fresh");
+    }
+}
