@@ -13,6 +13,7 @@
 //! pipelines between ticks; a file that does not load leaves the running
 //! configuration in place, with one error line saying why.
 
+use crate::allowance::{AllowanceActuator, AllowanceChange};
 use crate::config::{Action, AgentConfig, CgroupVersion};
 use crate::enforce::{Decision, Enforcer, Outcome};
 use crate::groups::{discover, Discovery, Group, GroupKind, Layout};
@@ -56,6 +57,8 @@ pub struct TickReport {
     pub qos_stopped: Option<String>,
     /// What was done about each correction.
     pub decisions: Vec<Decision>,
+    /// The best-effort allowance after this tick (with `[allowance]`).
+    pub allowance: Option<AllowanceChange>,
     /// Errors met in this tick.
     pub errors: u64,
     /// What the tick cost (monotonic clock).
@@ -76,6 +79,7 @@ pub struct Agent {
     estimator: Option<Pipeline>,
     sampler: Sampler,
     enforcer: Enforcer,
+    allowance: Option<AllowanceActuator>,
     metrics: Arc<Metrics>,
     best_effort_missing_said: bool,
     /// Set by SIGHUP: reload before the next tick.
@@ -276,8 +280,13 @@ impl Agent {
                 0,
             );
         }
+        let allowance = config
+            .allowance
+            .clone()
+            .map(|a| AllowanceActuator::new(a, total_cpus));
         Ok(Agent {
             interval,
+            allowance,
             config,
             layout,
             total_cpus,
@@ -334,6 +343,15 @@ impl Agent {
             interval,
             config.enforcement.action
         );
+        if config.allowance != self.config.allowance {
+            // A new actuator starts from the new initial value; the parent's
+            // original values stay recorded by the enforcer and are restored
+            // as before.
+            self.allowance = config
+                .allowance
+                .clone()
+                .map(|a| AllowanceActuator::new(a, total_cpus));
+        }
         self.qos = qos;
         self.estimator = estimator;
         self.interval = interval;
@@ -486,8 +504,12 @@ impl Agent {
         let mut contentions = 0;
         let mut qos_stopped = None;
         let mut decisions = Vec::new();
+        let mut allowance = None;
         if let Some(qos) = self.qos.as_mut() {
             let outcome = qos.tick(&snapshot);
+            if let Some(actuator) = self.allowance.as_mut() {
+                allowance = Some(actuator.tick(&mut self.enforcer, outcome.allowance));
+            }
             contentions = outcome.contentions.len();
             qos_stopped = outcome.stopped.as_ref().map(|s| s.reason.clone());
             let targets: Vec<(PathBuf, String)> = outcome
@@ -543,6 +565,7 @@ impl Agent {
             slack,
             contentions,
             &decisions,
+            allowance.as_ref(),
             errors,
             elapsed,
         );
@@ -552,6 +575,7 @@ impl Agent {
             contentions,
             qos_stopped,
             decisions,
+            allowance,
             errors,
             elapsed,
             snapshot,
@@ -566,10 +590,18 @@ impl Agent {
         slack: Option<Slack>,
         contentions: usize,
         decisions: &[Decision],
+        allowance: Option<&AllowanceChange>,
         errors: u64,
         elapsed: Duration,
     ) {
         let mut m = self.metrics.lock();
+        if let Some(a) = allowance {
+            m.allowance_cpus = Some(a.cpus);
+            m.allowance_mem_bytes = a.mem_bytes;
+            *m.allowance_steps_total
+                .entry(a.step.as_str().to_owned())
+                .or_default() += 1;
+        }
         m.ticks_total += 1;
         m.errors_total += errors;
         m.tick_seconds = elapsed.as_secs_f64();
