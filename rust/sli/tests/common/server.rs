@@ -45,11 +45,18 @@ pub struct TestServer {
 impl TestServer {
     /// Starts serving `behaviour`, at most `max_requests` requests.
     pub fn start(behaviour: Behaviour, max_requests: usize) -> TestServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local address");
-        listener
-            .set_nonblocking(true)
-            .expect("non-blocking listener");
+        Self::start_on("127.0.0.1:0", behaviour, max_requests).expect("bind 127.0.0.1:0")
+    }
+
+    /// Starts on `addr` (e.g. the port of a stopped server), if it binds.
+    pub fn start_on(
+        addr: &str,
+        behaviour: Behaviour,
+        max_requests: usize,
+    ) -> std::io::Result<TestServer> {
+        let listener = TcpListener::bind(addr)?;
+        let addr = listener.local_addr()?;
+        listener.set_nonblocking(true)?;
         let behaviour = Arc::new(Mutex::new(behaviour));
         let requests = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
@@ -59,13 +66,13 @@ impl TestServer {
             let stop = stop.clone();
             std::thread::spawn(move || serve(listener, &behaviour, &requests, &stop, max_requests))
         };
-        TestServer {
+        Ok(TestServer {
             addr,
             behaviour,
             requests,
             stop,
             thread: Some(thread),
-        }
+        })
     }
 
     /// `http://127.0.0.1:<port><path>`.
