@@ -333,6 +333,13 @@ mod tests {
     }
 
     #[test]
+    fn the_fetchers_can_be_shared_between_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<SliFetchers>();
+        shared::<SliStatus>();
+    }
+
+    #[test]
     fn a_stop_wakes_a_waiting_thread() {
         let stop = Stop::default();
         stop.stop();

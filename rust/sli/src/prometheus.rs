@@ -94,8 +94,8 @@ pub struct Exposition {
 }
 
 impl Exposition {
-    /// A sentence on the skipped lines (empty when none): their count and the
-    /// first one.
+    /// A sentence on the skipped lines, `None` when none was: their count
+    /// and the first one.
     pub fn skipped_note(&self) -> Option<String> {
         let first = self.errors.first()?;
         Some(format!(
@@ -902,6 +902,7 @@ h_bucket{job=\"b\",le=\"1\"} 5\nh_bucket{job=\"b\",le=\"+Inf\"} 9\n";
             seed ^= seed << 17;
             seed
         };
+        let mut previous: Option<Buckets> = None;
         for _ in 0..3000 {
             let mut text = base.to_vec();
             for _ in 0..(next() % 8 + 1) {
@@ -919,8 +920,13 @@ h_bucket{job=\"b\",le=\"1\"} 5\nh_bucket{job=\"b\",le=\"+Inf\"} 9\n";
             let e = parse(&text);
             let _ = select_one(&e, "rpc_duration_seconds", &m(&[("quantile", "0.99")]));
             if let Ok(b) = select_buckets(&e, "http_request_duration_seconds", &[]) {
-                let q = quantile_of_increase(0.99, &b, &b);
-                assert_eq!(q, Increase::Nothing);
+                assert_eq!(quantile_of_increase(0.99, &b, &b), Increase::Nothing);
+                // Against the previous mutant that read, as two scrapes.
+                if let Some(p) = &previous {
+                    let _ = quantile_of_increase(0.99, p, &b);
+                    let _ = quantile_of_increase(0.5, &b, p);
+                }
+                previous = Some(b);
             }
         }
     }
