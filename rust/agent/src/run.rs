@@ -20,7 +20,9 @@ use crate::groups::{discover, Discovery, Group, GroupKind, Layout};
 use crate::http::HttpServer;
 use crate::metrics::{Metrics, SignalValue};
 use crate::sampling::{host_totals, Sampled, Sampler};
+use serenity_core::sli::SliSpec;
 use serenity_core::{build_pipeline, BuildOptions, Pipeline, PipelineKind, Slack, Snapshot};
+use serenity_sli::SliFetchers;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -80,6 +82,8 @@ pub struct Agent {
     sampler: Sampler,
     enforcer: Enforcer,
     allowance: Option<AllowanceActuator>,
+    /// The fetch threads of the pipelines' `[[sli]]` tables (one per name).
+    slis: SliFetchers,
     metrics: Arc<Metrics>,
     best_effort_missing_said: bool,
     /// Set by SIGHUP: reload before the next tick.
@@ -191,6 +195,50 @@ fn load_pipelines(config: &AgentConfig) -> anyhow::Result<(Option<Pipeline>, Opt
     Ok((qos, estimator))
 }
 
+/// The `[[sli]]` tables of both pipelines, one per name: both pipelines read
+/// the sample of a name, so a name declared in both must be declared alike.
+fn sli_specs(
+    config: &AgentConfig,
+    qos: Option<&Pipeline>,
+    estimator: Option<&Pipeline>,
+) -> anyhow::Result<Vec<SliSpec>> {
+    let mut out: Vec<(SliSpec, &str)> = Vec::new();
+    for pipeline in qos.into_iter().chain(estimator) {
+        for spec in pipeline.slis() {
+            match out.iter().find(|(s, _)| s.name == spec.name) {
+                None => out.push((spec.clone(), pipeline.name())),
+                Some((s, first)) if same_sli(s, spec) => {
+                    log::debug!(target: "serenity",
+                        "SLI {} is declared alike in {first} and {}: fetched once", spec.name, pipeline.name());
+                }
+                Some((_, first)) => anyhow::bail!(
+                    "{}: SLI {} is declared differently in the pipelines {first} and {}: both read \
+                     the one value handed in under that name; declare it alike or rename one",
+                    config.file.display(),
+                    spec.name,
+                    pipeline.name()
+                ),
+            }
+        }
+    }
+    Ok(out.into_iter().map(|(s, _)| s).collect())
+}
+
+/// Two `[[sli]]` tables declare the same indicator (signal ids aside, which
+/// differ between pipelines).
+fn same_sli(a: &SliSpec, b: &SliSpec) -> bool {
+    a.name == b.name
+        && a.executors == b.executors
+        && a.objective == b.objective
+        && a.direction == b.direction
+        && a.unit == b.unit
+        && a.scale == b.scale
+        && a.interval_secs == b.interval_secs
+        && a.timeout_secs == b.timeout_secs
+        && a.max_age_secs == b.max_age_secs
+        && a.source == b.source
+}
+
 /// `interval_secs`, else the QoS pipeline's, else the estimator's, else 1 s.
 fn tick_interval(
     config: &AgentConfig,
@@ -284,9 +332,11 @@ impl Agent {
             .allowance
             .clone()
             .map(|a| AllowanceActuator::new(a, total_cpus));
+        let slis = SliFetchers::start(&sli_specs(&config, qos.as_ref(), estimator.as_ref())?);
         Ok(Agent {
             interval,
             allowance,
+            slis,
             config,
             layout,
             total_cpus,
@@ -333,6 +383,7 @@ impl Agent {
         let (qos, estimator) = load_pipelines(&config)?;
         let interval = tick_interval(&config, qos.as_ref(), estimator.as_ref())?;
         let (total_cpus, total_mem_mib) = totals(&config)?;
+        let specs = sli_specs(&config, qos.as_ref(), estimator.as_ref())?;
         self.enforcer
             .set_config(config.enforcement.clone())
             .map_err(|e| anyhow::anyhow!("{}: `enforcement.state_file`: {e}", path.display()))?;
@@ -352,6 +403,9 @@ impl Agent {
                 .clone()
                 .map(|a| AllowanceActuator::new(a, total_cpus));
         }
+        // New fetchers before the old ones stop: the new pipelines start
+        // afresh, their SLIs missing until the first fetch answers.
+        self.slis = SliFetchers::start(&specs);
         self.qos = qos;
         self.estimator = estimator;
         self.interval = interval;
@@ -499,7 +553,9 @@ impl Agent {
             .filter(|g| g.kind == GroupKind::Production)
             .map(Group::path_str)
             .collect();
-        let snapshot = Snapshot::new(sampled.usage);
+        let mut usage = sampled.usage;
+        self.slis.inject(&mut usage);
+        let snapshot = Snapshot::new(usage);
 
         let mut contentions = 0;
         let mut qos_stopped = None;
@@ -595,6 +651,16 @@ impl Agent {
         elapsed: Duration,
     ) {
         let mut m = self.metrics.lock();
+        let now = snapshot.timestamp;
+        for status in self.slis.status() {
+            let entry = m.slis.entry(status.name.clone()).or_default();
+            entry.value = status.latest.map(|r| r.value);
+            entry.age_secs = match (status.latest, now) {
+                (Some(r), Some(now)) => Some(now - r.timestamp),
+                _ => None,
+            };
+            entry.failures_total = status.fetches_failed;
+        }
         if let Some(a) = allowance {
             m.allowance_cpus = Some(a.cpus);
             m.allowance_mem_bytes = a.mem_bytes;
