@@ -111,7 +111,7 @@ impl SliFetchers {
                     let status = status.clone();
                     let stop = stop.clone();
                     std::thread::Builder::new()
-                        .name(format!("sli-{}", spec.name))
+                        .name(format!("sli-{}", spec.name.replace('\0', "")))
                         .spawn(move || run(&spec, &status, &stop))
                 };
                 let thread = match spawned {
