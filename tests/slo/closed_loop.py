@@ -824,8 +824,10 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM and SIGHUP unwind like Ctrl-C, so the finally block cleans up.
     def interrupted(signum, _frame):
         raise KeyboardInterrupt(f"signal {signum}")
-    signal.signal(signal.SIGTERM, interrupted)
-    signal.signal(signal.SIGHUP, interrupted)
+    # SIGINT too: a shell starts background jobs with SIGINT ignored, and
+    # Python then leaves it so.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, interrupted)
 
     bench = None
     status = 0
@@ -848,6 +850,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"interrupted ({e or 'Ctrl-C'}): cleaning up", file=sys.stderr)
         status = 130
     finally:
+        # A second signal must not cut the cleanup short.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
         if bench is not None:
             problems = bench.close()
             for p in problems:
