@@ -47,6 +47,8 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 REQUIRED_CONTROLLERS = ("cpu", "cpuacct", "memory", "freezer")
 OPTIONAL_CONTROLLERS = ("cpuset", "perf_event")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# cpu.shares of each of the bench's top-level groups (see Cgroups.create).
+SHIELD_SHARES = 100 * 1024
 # The placeholders every agent template may use (string.Template).
 PLACEHOLDERS = (
     "production", "best_effort", "sli_url", "slo_ms", "slo_s",
@@ -91,6 +93,9 @@ class Cgroups:
         self.best_effort_parent = f"{prefix}-best-effort"
         self.production = f"{self.production_parent}/memcached"
         self.best_effort = f"{self.best_effort_parent}/antagonist"
+        # The load generator's own group: outside production and best-effort
+        # (the agent never sees it), only in cpu and cpuacct.
+        self.loadgen = f"{prefix}-loadgen"
         self.controllers: list[str] = []
         self.made: list[Path] = []
         for c in REQUIRED_CONTROLLERS:
@@ -105,21 +110,38 @@ class Cgroups:
     def path(self, controller: str, group: str) -> Path:
         return CGROUP_ROOT / controller / group
 
-    def create(self) -> None:
+    def _mkdir(self, controller: str, group: str) -> Path:
+        p = self.path(controller, group)
+        try:
+            p.mkdir()
+        except OSError as e:
+            raise BenchError(f"cannot create cgroup {p}: {e}") from e
+        self.made.append(p)
+        if controller == "cpuset":
+            # A cpuset group takes no task before it has CPUs and memory
+            # nodes: inherit the parent's.
+            for f in ("cpuset.cpus", "cpuset.mems"):
+                self.write(p / f, (p.parent / f).read_text().strip())
+        return p
+
+    def create(self, shield_shares: int | None) -> None:
+        """Makes the groups; with `shield_shares`, the three top-level
+        groups (production, best-effort, the load generator's) get that many
+        cpu.shares each: equal among themselves, as with the default 1024,
+        but far above any other process of the node (1024 each), so other
+        work on the machine barely disturbs the measurement."""
         for group in (self.production_parent, self.production,
                       self.best_effort_parent, self.best_effort):
             for c in self.controllers:
-                p = self.path(c, group)
-                try:
-                    p.mkdir()
-                except OSError as e:
-                    raise BenchError(f"cannot create cgroup {p}: {e}") from e
-                self.made.append(p)
-                if c == "cpuset":
-                    # A cpuset group takes no task before it has CPUs and
-                    # memory nodes: inherit the parent's.
-                    for f in ("cpuset.cpus", "cpuset.mems"):
-                        self.write(p / f, (p.parent / f).read_text().strip())
+                self._mkdir(c, group)
+        for c in ("cpu", "cpuacct"):
+            self._mkdir(c, self.loadgen)
+        if shield_shares:
+            for group in (self.production_parent, self.best_effort_parent, self.loadgen):
+                self.write(self.path("cpu", group) / "cpu.shares", str(shield_shares))
+
+    def loadgen_attach_paths(self) -> list[Path]:
+        return [self.path(c, self.loadgen) / "cgroup.procs" for c in ("cpu", "cpuacct")]
 
     @staticmethod
     def write(path: Path, value: str) -> None:
@@ -168,7 +190,7 @@ class Cgroups:
 
     def close(self) -> list[str]:
         """Removes every group made, deepest first; the problems left."""
-        for group in (self.best_effort, self.production):
+        for group in (self.best_effort, self.production, self.loadgen):
             self.empty(group)
         problems = []
         for p in reversed(self.made):
@@ -527,8 +549,9 @@ class Bench:
     # Setup and teardown -------------------------------------------------
     def setup(self) -> None:
         log(f"prefix {self.prefix}, work directory {self.work}, hierarchies "
-            f"{', '.join(self.cg.controllers)}")
-        self.cg.create()
+            f"{', '.join(self.cg.controllers)}, cpu.shares "
+            f"{'default' if self.args.no_shield else SHIELD_SHARES}")
+        self.cg.create(None if self.args.no_shield else SHIELD_SHARES)
         cpu = self.cg.path("cpu", self.cg.production)
         period = (cpu / "cpu.cfs_period_us").read_text().strip()
         Cgroups.write(cpu / "cpu.cfs_quota_us", period)  # 1 CPU
@@ -574,7 +597,8 @@ class Bench:
                 "--window", "1s", "--connections", str(self.args.connections),
                 "--seed", str(self.args.seed), "--listen", f"127.0.0.1:{port}",
                 "--output", str(out), "--timeout", "1s"]
-        p = self.procs.start(f"loadgen {name}", argv, self.work / f"{name}.loadgen.log")
+        p = self.procs.start(f"loadgen {name}", argv, self.work / f"{name}.loadgen.log",
+                             self.cg.loadgen_attach_paths())
         return p, out
 
     def wait_loadgen(self, p: Proc, extra: float) -> None:
@@ -787,6 +811,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="batch queue resubmission delay after a kill, s (default 10)")
     ap.add_argument("--template", help="agent template for the slo controller "
                                        "(default tests/slo/agent-slo.toml.in)")
+    ap.add_argument("--no-shield", action="store_true",
+                    help="leave the bench's groups at the default cpu.shares (by default "
+                         f"production, best-effort and the load generator get {SHIELD_SHARES} "
+                         "each, so other work on the node barely disturbs them)")
     ap.add_argument("--memcached", default="memcached")
     ap.add_argument("--stress-ng", default="stress-ng")
     ap.add_argument("--prefix", help="cgroup name prefix (default serenity-slo-PID-TIME)")
@@ -840,6 +868,7 @@ def main(argv: list[str] | None = None) -> int:
         report = {"rate": args.rate, "antagonist": args.antagonist, "duration": args.duration,
                   "window_secs": args.window_secs, "backoff": args.backoff,
                   "node_cpus": bench.node_cpus, "prefix": bench.prefix,
+                  "cpu_shares": None if args.no_shield else SHIELD_SHARES,
                   "calibration": cal, "runs": []}
         for c in controllers:
             report["runs"].append(bench.run_controller(c, cal))
