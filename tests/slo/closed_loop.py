@@ -802,8 +802,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lead", type=float, default=5,
                     help="load before the antagonist starts, s (default 5)")
     ap.add_argument("--rate", type=float, default=3000, help="requests/s (default 3000)")
-    ap.add_argument("--connections", type=int, default=4)
-    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--connections", type=int, default=4,
+                    help="load generator connections (default 4)")
+    ap.add_argument("--seed", type=int, default=1,
+                    help="load generator seed (arrivals, keys; default 1)")
     ap.add_argument("--slo-ms", type=float, help="the SLO (default 3 x quiet p99)")
     ap.add_argument("--window-secs", type=float, default=10,
                     help="evaluation window, s (default 10)")
@@ -815,8 +817,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="leave the bench's groups at the default cpu.shares (by default "
                          f"production, best-effort and the load generator get {SHIELD_SHARES} "
                          "each, so other work on the node barely disturbs them)")
-    ap.add_argument("--memcached", default="memcached")
-    ap.add_argument("--stress-ng", default="stress-ng")
+    ap.add_argument("--memcached", default="memcached", help="the memcached binary")
+    ap.add_argument("--stress-ng", default="stress-ng", help="the stress-ng binary")
     ap.add_argument("--prefix", help="cgroup name prefix (default serenity-slo-PID-TIME)")
     ap.add_argument("--json", help="write the report here")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
