@@ -47,8 +47,13 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 REQUIRED_CONTROLLERS = ("cpu", "cpuacct", "memory", "freezer")
 OPTIONAL_CONTROLLERS = ("cpuset", "perf_event")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-# cpu.shares of each of the bench's top-level groups (see Cgroups.create).
-SHIELD_SHARES = 100 * 1024
+# cpu.shares of production and best-effort (see Cgroups.create): equal, as
+# with the default 1024 each, but 10 times any other process of the node.
+SHIELD_SHARES = 10 * 1024
+# cpu.shares of the load generator's group, the most cgroup v1 allows: the
+# client stands for the service's remote callers, so its own scheduling
+# delays must not be counted as the service's latency.
+LOADGEN_SHARES = 262144
 # The placeholders every agent template may use (string.Template).
 PLACEHOLDERS = (
     "production", "best_effort", "sli_url", "slo_ms", "slo_s",
@@ -125,19 +130,20 @@ class Cgroups:
         return p
 
     def create(self, shield_shares: int | None) -> None:
-        """Makes the groups; with `shield_shares`, the three top-level
-        groups (production, best-effort, the load generator's) get that many
-        cpu.shares each: equal among themselves, as with the default 1024,
-        but far above any other process of the node (1024 each), so other
-        work on the machine barely disturbs the measurement."""
+        """Makes the groups. The load generator's gets LOADGEN_SHARES; with
+        `shield_shares`, production and best-effort get that many cpu.shares
+        each: equal between them (they compete exactly as with the default
+        1024 each) but above any other process of the node (1024 each), so
+        other work on the machine barely disturbs the measurement."""
         for group in (self.production_parent, self.production,
                       self.best_effort_parent, self.best_effort):
             for c in self.controllers:
                 self._mkdir(c, group)
         for c in ("cpu", "cpuacct"):
             self._mkdir(c, self.loadgen)
+        self.write(self.path("cpu", self.loadgen) / "cpu.shares", str(LOADGEN_SHARES))
         if shield_shares:
-            for group in (self.production_parent, self.best_effort_parent, self.loadgen):
+            for group in (self.production_parent, self.best_effort_parent):
                 self.write(self.path("cpu", group) / "cpu.shares", str(shield_shares))
 
     def loadgen_attach_paths(self) -> list[Path]:
@@ -814,9 +820,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--template", help="agent template for the slo controller "
                                        "(default tests/slo/agent-slo.toml.in)")
     ap.add_argument("--no-shield", action="store_true",
-                    help="leave the bench's groups at the default cpu.shares (by default "
-                         f"production, best-effort and the load generator get {SHIELD_SHARES} "
-                         "each, so other work on the node barely disturbs them)")
+                    help="leave production and best-effort at the default cpu.shares (by "
+                         f"default they get {SHIELD_SHARES} each, so other work on the node "
+                         "barely disturbs them); the load generator always gets "
+                         f"{LOADGEN_SHARES}")
     ap.add_argument("--memcached", default="memcached", help="the memcached binary")
     ap.add_argument("--stress-ng", default="stress-ng", help="the stress-ng binary")
     ap.add_argument("--prefix", help="cgroup name prefix (default serenity-slo-PID-TIME)")
@@ -871,6 +878,7 @@ def main(argv: list[str] | None = None) -> int:
                   "window_secs": args.window_secs, "backoff": args.backoff,
                   "node_cpus": bench.node_cpus, "prefix": bench.prefix,
                   "cpu_shares": None if args.no_shield else SHIELD_SHARES,
+                  "loadgen_cpu_shares": LOADGEN_SHARES,
                   "calibration": cal, "runs": []}
         for c in controllers:
             report["runs"].append(bench.run_controller(c, cal))
