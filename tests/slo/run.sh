@@ -118,7 +118,10 @@ else
   pass "bench ran: $controllers"
 fi
 
-left=$(ls -d /sys/fs/cgroup/*/"$prefix"-* 2>/dev/null | tr '\n' ' ')
+left=""
+for g in /sys/fs/cgroup/*/"$prefix"-*; do
+  [ -e "$g" ] && left+="$g "
+done
 if [ -z "$left" ]; then
   pass "cleanup: no $prefix-* cgroup is left in any hierarchy"
 else
