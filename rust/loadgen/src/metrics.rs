@@ -5,7 +5,7 @@
 //! | `serenity_loadgen_request_duration_seconds` | histogram | `le` | latency from the scheduled send time, since the start (timeouts at the timeout) |
 //! | `serenity_loadgen_requests_sent_total` | counter | | requests written to a connection |
 //! | `serenity_loadgen_requests_total` | counter | `outcome` | requests finished: `completed`, `error`, `timeout` |
-//! | `serenity_loadgen_window_latency_seconds` | gauge | `quantile` | p50, p95, p99 of the last complete window (NaN if it had no samples) |
+//! | `serenity_loadgen_window_latency_seconds` | summary | `quantile` | p50, p95, p99 of the last complete window (NaN if it had no samples), with that window's `_sum` and `_count` (a summary over one window, so each series is a gauge) |
 //! | `serenity_loadgen_window_max_latency_seconds` | gauge | | the last complete window's largest latency |
 //! | `serenity_loadgen_window_end_timestamp_seconds` | gauge | | unix time the last complete window ended (absent before the first) |
 //! | `serenity_loadgen_target_rate` | gauge | | the configured request rate, per second |
@@ -74,19 +74,24 @@ pub fn render(stats: &Stats) -> String {
             "serenity_loadgen_requests_total{{outcome=\"{outcome}\"}} {n}"
         );
     }
-    gauge(
-        &mut out,
-        "serenity_loadgen_window_latency_seconds",
-        "Latency quantiles of the last complete window (nearest rank).",
+    // A summary (not a gauge: promtool refuses a `quantile` label on
+    // anything else) whose quantiles, sum and count cover the last window.
+    let name = "serenity_loadgen_window_latency_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Latency quantiles (nearest rank), sum and count of the last complete window.\n\
+         # TYPE {name} summary"
     );
     if let Some(w) = &stats.last_window {
         for (q, v) in [("0.5", w.p50_ms), ("0.95", w.p95_ms), ("0.99", w.p99_ms)] {
             let _ = writeln!(
                 out,
-                "serenity_loadgen_window_latency_seconds{{quantile=\"{q}\"}} {}",
+                "{name}{{quantile=\"{q}\"}} {}",
                 number(v.map(|ms| ms / 1e3))
             );
         }
+        let _ = writeln!(out, "{name}_sum {}", number(Some(w.sum_ms / 1e3)));
+        let _ = writeln!(out, "{name}_count {}", w.samples);
     }
     gauge(
         &mut out,
@@ -210,6 +215,9 @@ mod tests {
         assert!(text.contains("serenity_loadgen_window_latency_seconds{quantile=\"0.5\"} 0.0004\n"));
         assert!(text.contains("serenity_loadgen_window_latency_seconds{quantile=\"0.99\"} 1\n"));
         assert!(text.contains("serenity_loadgen_window_end_timestamp_seconds 101\n"));
+        assert!(text.contains("# TYPE serenity_loadgen_window_latency_seconds summary\n"));
+        assert!(text.contains("serenity_loadgen_window_latency_seconds_sum 1.0006\n"));
+        assert!(text.contains("serenity_loadgen_window_latency_seconds_count 3\n"));
         assert!(text.contains("serenity_loadgen_requests_sent_total 3\n"));
         assert!(text.contains("serenity_loadgen_requests_total{outcome=\"timeout\"} 1\n"));
         assert!(

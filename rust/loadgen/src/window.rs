@@ -52,6 +52,9 @@ pub struct WindowReport {
     pub p99_ms: Option<f64>,
     /// Largest latency, milliseconds.
     pub max_ms: Option<f64>,
+    /// Sum of the window's latencies, milliseconds (the mean is
+    /// `sum_ms / samples`).
+    pub sum_ms: f64,
     /// The window's fine histogram: `[low_ns, high_ns, count]` per non-empty
     /// bucket (see [`crate::histogram`]), to merge windows exactly.
     pub hist_ns: Vec<[u64; 3]>,
@@ -102,6 +105,7 @@ impl WindowAccumulator {
             p95_ms: ms(quantile_sorted(l, 0.95)),
             p99_ms: ms(quantile_sorted(l, 0.99)),
             max_ms: ms(l.last().copied()),
+            sum_ms: l.iter().map(|v| u128::from(*v)).sum::<u128>() as f64 / 1e6,
             hist_ns: w.fine.buckets(),
         }
     }
@@ -218,6 +222,7 @@ mod tests {
         assert_eq!(r.p95_ms, Some(95.0));
         assert_eq!(r.p99_ms, Some(99.0));
         assert_eq!(r.max_ms, Some(100.0));
+        assert_eq!(r.sum_ms, 5050.0);
         assert_eq!(r.hist_ns.iter().map(|b| b[2]).sum::<u64>(), 100);
         let empty = w.close(11.0, 12.0);
         assert_eq!(empty.samples, 0);

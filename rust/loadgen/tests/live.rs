@@ -207,6 +207,35 @@ fn a_run_against_memcached_reports_every_window_and_serves_metrics() {
             .unwrap();
         assert!(v > 0.0 && v < 1.0, "{series}{v}");
     }
+    // The exposition passes Prometheus's own linter where it is installed.
+    match find_on_path("promtool") {
+        Some(promtool) => {
+            let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+            let mut lint = Command::new(promtool)
+                .args(["check", "metrics"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            lint.stdin
+                .take()
+                .unwrap()
+                .write_all(body.as_bytes())
+                .unwrap();
+            let o = lint.wait_with_output().unwrap();
+            let said = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            assert!(
+                o.status.success() && said.trim().is_empty(),
+                "promtool: {said}"
+            );
+        }
+        None => println!("SKIP part: promtool check of the exposition: promtool is not installed"),
+    }
     let count: u64 = text
         .lines()
         .find_map(|l| l.strip_prefix("serenity_loadgen_request_duration_seconds_count "))
