@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import math
 import os
 import signal
@@ -503,6 +504,24 @@ def parse_schedule(spec: str, duration: float) -> list[tuple[float, str]]:
 # --- agent configuration -----------------------------------------------------
 
 
+def render_shipped_pipeline(name: str, sli_url: str, slo_ms: float, out: Path) -> None:
+    """Writes the shipped pipelines/<name> with its [[sli]] pointed at the
+    bench: its `url` becomes the load generator's endpoint and its
+    `objective` the bench's SLO (ms); everything else is the shipped file.
+    Each key must appear exactly once in the file."""
+    src = REPO / "pipelines" / name
+    text = src.read_text()
+    for key, value in (("url", f'"{sli_url}"'), ("objective", f"{slo_ms:g}")):
+        pattern = re.compile(rf"^{key} = .*?(\s*#.*)?$", re.M)
+        found = pattern.findall(text)
+        if len(found) != 1:
+            raise BenchError(f"{src}: expected one `{key} = ...` line (in its [[sli]] table), "
+                             f"found {len(found)}")
+        text = pattern.sub(lambda m: f"{key} = {value}{m.group(1) or ''}", text)
+    out.write_text(f"# Rendered by tests/slo/closed_loop.py from {src}: [[sli]] url and "
+                   f"objective point at the bench.\n" + text)
+
+
 def render_template(template: Path, values: dict[str, str], out: Path) -> None:
     """Renders a string.Template agent configuration; any subset of
     PLACEHOLDERS may appear, any other `$name` is an error."""
@@ -659,6 +678,9 @@ class Bench:
             "pipelines": str(REPO / "pipelines"), "cgroup_root": str(CGROUP_ROOT),
             "work": str(self.work), "quiet_p99_ms": f"{quiet_p99_ms:g}",
         }
+        if controller == "slo":
+            for name in ("qos-slo.toml", "estimator-slo.toml"):
+                render_shipped_pipeline(name, sli_url, slo_ms, self.work / name)
         render_template(template, values, config)
         argv = [self.args.serenity, "agent", "-v", "--config", str(config), "--enforce"]
         p = self.procs.start(f"serenity agent ({controller})", argv,

@@ -13,6 +13,7 @@
 //! mem_ceiling_mib = 8192
 //! mem_grow_step_mib = 256
 //! mem_shrink_step_mib = 1024
+//! cpu_idle = true           # best-effort runs as SCHED_IDLE (cpu.idle = 1)
 //! ```
 //!
 //! Steps are asymmetric on purpose: shrink fast, grow slowly (Heracles,
@@ -22,7 +23,13 @@
 //! best-effort group below it together; memory is its `memory.limit_in_bytes`
 //! (v1) or `memory.max` (v2). The memory allowance starts at its ceiling
 //! (a memory limit below what a task holds is an OOM kill, not a slowdown)
-//! unless `mem_initial_mib` says otherwise. The original values are recorded
+//! unless `mem_initial_mib` says otherwise. With `cpu_idle`, the parent's
+//! `cpu.idle` is set to 1 at the first tick (Linux ≥ 5.15, v1 and v2): its
+//! tasks then run as SCHED_IDLE against the rest of the node, so a
+//! production task that wakes up preempts them at once instead of queueing
+//! behind them for a slice — the scheduling delay a CPU antagonist adds to
+//! a latency-critical service; the quota still bounds how much CPU they get.
+//! The original values are recorded
 //! in the enforcement state file before the first write and restored on
 //! shutdown, like freezes and throttles ([`crate::enforce`]). In dry run the
 //! allowance is tracked and logged but never written. Without `slo_guard`
@@ -50,6 +57,8 @@ pub struct AllowanceConfig {
     /// The memory allowance, when both `mem_floor_mib` and `mem_ceiling_mib`
     /// are given.
     pub mem: Option<MemAllowance>,
+    /// `cpu_idle`: set the parent's `cpu.idle` to 1 (default false).
+    pub cpu_idle: bool,
 }
 
 /// The memory part of `[allowance]`, in MiB.
@@ -76,6 +85,7 @@ impl Default for AllowanceConfig {
             cpus_grow_step: 0.1,
             cpus_shrink_step: 0.5,
             mem: None,
+            cpu_idle: false,
         }
     }
 }
@@ -173,6 +183,9 @@ impl AllowanceActuator {
         } else {
             format!("{}: {reason}", step.as_str())
         };
+        if first && c.cpu_idle {
+            self.write(enforcer, AllowanceResource::Idle, 1.0, &why);
+        }
         if self.cpus != Some(cpus) && self.write(enforcer, AllowanceResource::Cpu, cpus, &why) {
             self.cpus = Some(cpus);
         }
@@ -201,10 +214,12 @@ impl AllowanceActuator {
         let shown = match resource {
             AllowanceResource::Cpu => format!("{value:.3} CPUs"),
             AllowanceResource::Memory => format!("{:.0} MiB", value / MIB),
+            AllowanceResource::Idle => "SCHED_IDLE (cpu.idle = 1)".to_owned(),
         };
         let before = match resource {
             AllowanceResource::Cpu => self.cpus.map(|v| format!("{v:.3} CPUs")),
             AllowanceResource::Memory => self.mem_bytes.map(|v| format!("{:.0} MiB", v / MIB)),
+            AllowanceResource::Idle => None,
         }
         .map_or(String::new(), |b| format!(" (was {b})"));
         let what = resource.as_str();
@@ -245,6 +260,7 @@ pub(crate) struct RawAllowance {
     mem_initial_mib: Option<Spanned<f64>>,
     mem_grow_step_mib: Option<Spanned<f64>>,
     mem_shrink_step_mib: Option<Spanned<f64>>,
+    cpu_idle: Option<bool>,
 }
 
 /// Validates `[allowance]`: positive numbers, floor ≤ initial ≤ ceiling,
@@ -372,5 +388,6 @@ pub(crate) fn check_allowance(c: &mut Checker<'_>, raw: RawAllowance) -> Allowan
         cpus_grow_step: grow,
         cpus_shrink_step: shrink,
         mem,
+        cpu_idle: raw.cpu_idle.unwrap_or(false),
     }
 }

@@ -114,6 +114,8 @@ enum ChangeKind {
     AllowanceCpu,
     /// The best-effort parent's memory allowance.
     AllowanceMem,
+    /// The best-effort parent's `cpu.idle` (SCHED_IDLE for the group).
+    AllowanceIdle,
     Throttle,
     Freeze,
 }
@@ -125,12 +127,16 @@ impl ChangeKind {
             ChangeKind::Freeze => "freeze",
             ChangeKind::AllowanceCpu => "allowance_cpu",
             ChangeKind::AllowanceMem => "allowance_mem",
+            ChangeKind::AllowanceIdle => "allowance_idle",
         }
     }
 
     /// Whether the change is made to the best-effort parent itself.
     fn on_parent(self) -> bool {
-        matches!(self, ChangeKind::AllowanceCpu | ChangeKind::AllowanceMem)
+        matches!(
+            self,
+            ChangeKind::AllowanceCpu | ChangeKind::AllowanceMem | ChangeKind::AllowanceIdle
+        )
     }
 
     /// What undoing it is called in log lines.
@@ -138,6 +144,7 @@ impl ChangeKind {
         match self {
             ChangeKind::AllowanceCpu => "restored the CPU quota of",
             ChangeKind::AllowanceMem => "restored the memory limit of",
+            ChangeKind::AllowanceIdle => "restored cpu.idle of",
             ChangeKind::Throttle => "restored the CPU quota of",
             ChangeKind::Freeze => "thawed",
         }
@@ -801,9 +808,10 @@ impl Enforcer {
             "throttle" => ChangeKind::Throttle,
             "allowance_cpu" => ChangeKind::AllowanceCpu,
             "allowance_mem" => ChangeKind::AllowanceMem,
+            "allowance_idle" => ChangeKind::AllowanceIdle,
             other => {
                 return Err(format!(
-                    "unknown change {other:?} (\"freeze\", \"throttle\", \"allowance_cpu\" or \"allowance_mem\")"
+                    "unknown change {other:?} (\"freeze\", \"throttle\", \"allowance_cpu\", \"allowance_mem\" or \"allowance_idle\")"
                 ))
             }
         };
@@ -851,6 +859,7 @@ impl Enforcer {
             (_, ChangeKind::AllowanceMem) => {
                 value == "max" || value.parse::<u64>().is_ok_and(|b| b > 0)
             }
+            (_, ChangeKind::AllowanceIdle) => value == "0" || value == "1",
             (_, ChangeKind::Throttle | ChangeKind::AllowanceCpu) => {
                 let parts: Vec<&str> = value.split_whitespace().collect();
                 matches!(parts.as_slice(), [q, p]
@@ -876,6 +885,8 @@ fn change_file(version: CgroupVersion, kind: ChangeKind) -> (&'static str, &'sta
             ("cpu", "cpu.cfs_quota_us")
         }
         (CgroupVersion::V1, ChangeKind::AllowanceMem) => ("memory", "memory.limit_in_bytes"),
+        (CgroupVersion::V1, ChangeKind::AllowanceIdle) => ("cpu", "cpu.idle"),
+        (_, ChangeKind::AllowanceIdle) => ("unified", "cpu.idle"),
         (_, ChangeKind::Freeze) => ("unified", "cgroup.freeze"),
         (_, ChangeKind::Throttle | ChangeKind::AllowanceCpu) => ("unified", "cpu.max"),
         (_, ChangeKind::AllowanceMem) => ("unified", "memory.max"),
@@ -897,6 +908,9 @@ pub enum AllowanceResource {
     Cpu,
     /// Memory: the parent's memory limit.
     Memory,
+    /// Scheduling class: the parent's `cpu.idle` (1: its tasks run as
+    /// SCHED_IDLE against the rest of the node, Linux ≥ 5.15).
+    Idle,
 }
 
 impl AllowanceResource {
@@ -905,6 +919,7 @@ impl AllowanceResource {
         match self {
             AllowanceResource::Cpu => "cpu",
             AllowanceResource::Memory => "memory",
+            AllowanceResource::Idle => "cpu.idle",
         }
     }
 
@@ -912,6 +927,7 @@ impl AllowanceResource {
         match self {
             AllowanceResource::Cpu => ChangeKind::AllowanceCpu,
             AllowanceResource::Memory => ChangeKind::AllowanceMem,
+            AllowanceResource::Idle => ChangeKind::AllowanceIdle,
         }
     }
 }
@@ -987,6 +1003,7 @@ impl Enforcer {
                 let bytes = ((value as u64) / 4096 * 4096).max(4096);
                 (bytes.to_string(), format!("{name} {bytes}"))
             }
+            (AllowanceResource::Idle, _) => ("1".to_owned(), format!("{name} 1")),
         };
         if self.dry_run {
             return Outcome::DryRun;

@@ -51,6 +51,7 @@ fn config() -> AllowanceConfig {
             grow_step_mib: 64.0,
             shrink_step_mib: 256.0,
         }),
+        cpu_idle: true,
     }
 }
 
@@ -67,7 +68,9 @@ fn steps_move_the_parents_quota_and_limit_within_bounds_and_shutdown_restores_th
     tree.mkdir("be/job");
     let quota = tree.dir("cpu", "be").join("cpu.cfs_quota_us");
     let limit = tree.dir("memory", "be").join("memory.limit_in_bytes");
+    let idle = tree.dir("cpu", "be").join("cpu.idle");
     let (quota0, limit0) = (read(&quota), read(&limit));
+    assert_eq!(read(&idle), "0");
     let period: f64 = read(&tree.dir("cpu", "be").join("cpu.cfs_period_us"))
         .parse()
         .unwrap();
@@ -83,6 +86,7 @@ fn steps_move_the_parents_quota_and_limit_within_bounds_and_shutdown_restores_th
     let a = actuator.tick(&mut enforcer, Some(&step(AllowanceStep::Grow)));
     assert!((a.cpus - 0.2).abs() < 1e-9 && (cpus_of(&quota) - 0.2).abs() < 1e-3);
     assert!((mib_of(&limit) - 512.0).abs() < 1e-6);
+    assert_eq!(read(&idle), "1", "best-effort runs as SCHED_IDLE");
     let recorded = std::fs::read_to_string(&state).expect("the change is recorded");
     assert!(
         recorded.contains("allowance_cpu") && recorded.contains(&quota0),
@@ -128,6 +132,7 @@ fn steps_move_the_parents_quota_and_limit_within_bounds_and_shutdown_restores_th
     assert!(problems.is_empty(), "{problems:?}");
     assert_eq!(read(&quota), quota0);
     assert_eq!(read(&limit), limit0);
+    assert_eq!(read(&idle), "0");
     assert!(!state.exists());
 }
 
