@@ -867,6 +867,17 @@ def main(argv: list[str] | None = None) -> int:
         if not t.is_file():
             print(f"error: the slo controller's template {t} does not exist", file=sys.stderr)
             return 2
+    # A template with an unknown placeholder fails now, not after calibration.
+    for c in controllers:
+        if c == "none":
+            continue
+        t = Path(args.template) if c == "slo" and args.template else HERE / f"agent-{c}.toml.in"
+        try:
+            with tempfile.TemporaryDirectory() as d:
+                render_template(t, {p: p for p in PLACEHOLDERS}, Path(d) / "check.toml")
+        except BenchError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     if os.geteuid() != 0:
         print("error: the bench needs root (cgroups)", file=sys.stderr)
         return 2
