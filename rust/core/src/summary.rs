@@ -284,8 +284,7 @@ impl SummaryBuilder {
         } else {
             contended as f64 / ticks as f64
         };
-        let corrections_part =
-            (corrections as f64 / INTERFERENCE_CORRECTIONS_SATURATION).min(1.0);
+        let corrections_part = (corrections as f64 / INTERFERENCE_CORRECTIONS_SATURATION).min(1.0);
         Interference {
             score: 0.5 * contended_fraction + 0.5 * corrections_part,
             contended_fraction,
