@@ -21,20 +21,30 @@
 //! with their usual lowercase json keys (`metadata.name`, `items`,
 //! `status.qosClass`); they are kept as JSON and passed back untouched.
 
-use serde::Serialize;
-use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::value::RawValue;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+
+/// A `v1.NodeList` as kube-scheduler sent it: its items kept as raw JSON
+/// (parsed only for `metadata.name`, written back verbatim), its other keys
+/// (`kind`, `metadata`, ...) too.
+#[derive(Debug)]
+pub struct NodeList {
+    /// The list's keys other than `items`.
+    pub other: BTreeMap<String, Box<RawValue>>,
+    /// Each item's `metadata.name` and the item itself.
+    pub items: Vec<(String, Box<RawValue>)>,
+}
 
 /// What kube-scheduler asked about (`ExtenderArgs`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub struct ExtenderArgs {
     /// The pod being scheduled (a `v1.Pod`).
     pub pod: Value,
-    /// `Nodes` (nodeCacheCapable = false): the `v1.NodeList` object, whose
-    /// `items` are in `node_items`.
-    pub nodes: Option<Map<String, Value>>,
-    /// The `items` of `Nodes`, each with its `metadata.name`.
-    pub node_items: Vec<(String, Value)>,
+    /// `Nodes` (nodeCacheCapable = false).
+    pub nodes: Option<NodeList>,
     /// `NodeNames` (nodeCacheCapable = true).
     pub node_names: Option<Vec<String>>,
 }
@@ -43,100 +53,149 @@ impl ExtenderArgs {
     /// The candidate node names: `NodeNames` when given, else the names of
     /// `Nodes`' items.
     pub fn names(&self) -> Vec<&str> {
-        match &self.node_names {
-            Some(names) => names.iter().map(String::as_str).collect(),
-            None => self.node_items.iter().map(|(n, _)| n.as_str()).collect(),
+        match (&self.node_names, &self.nodes) {
+            (Some(names), _) => names.iter().map(String::as_str).collect(),
+            (None, Some(list)) => list.items.iter().map(|(n, _)| n.as_str()).collect(),
+            (None, None) => Vec::new(),
         }
     }
 }
 
+type RawObject = HashMap<String, Box<RawValue>>;
+
 /// The value of `key` in `object` the way Go's encoding/json finds a field:
-/// the exact name first, else the first key equal to it ignoring case.
-fn field<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    object.get(key).or_else(|| {
-        object
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
-    })
+/// the exact name first, else a key equal to it ignoring case (the first
+/// in name order, so the choice does not depend on hashing).
+fn field<'a>(object: &'a RawObject, key: &str) -> Option<&'a RawValue> {
+    if let Some(v) = object.get(key) {
+        return Some(v);
+    }
+    let mut matching: Vec<(&String, &Box<RawValue>)> = object
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case(key))
+        .collect();
+    matching.sort_by(|a, b| a.0.cmp(b.0));
+    matching.first().map(|(_, v)| &***v)
+}
+
+/// The kind of the JSON text `raw`, for messages.
+fn kind_of(raw: &str) -> &'static str {
+    serde_json::from_str::<Value>(raw).map_or("invalid JSON", |v| kind(&v))
+}
+
+fn is_null(raw: &RawValue) -> bool {
+    raw.get().trim() == "null"
+}
+
+#[derive(Deserialize)]
+struct ItemName<'a> {
+    #[serde(borrow)]
+    metadata: Option<ItemMeta<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ItemMeta<'a> {
+    #[serde(borrow)]
+    name: Option<std::borrow::Cow<'a, str>>,
+}
+
+fn node_list(raw: &RawValue) -> Result<NodeList, String> {
+    let object: RawObject = serde_json::from_str(raw.get()).map_err(|_| {
+        format!(
+            "ExtenderArgs.Nodes must be a v1.NodeList object, not {}",
+            kind_of(raw.get())
+        )
+    })?;
+    let mut other = BTreeMap::new();
+    let mut raw_items = None;
+    for (k, v) in object {
+        if k == "items" {
+            raw_items = Some(v);
+        } else {
+            other.insert(k, v);
+        }
+    }
+    let raw_items: Vec<Box<RawValue>> = match raw_items {
+        None => Vec::new(),
+        Some(r) if is_null(&r) => Vec::new(),
+        Some(r) => serde_json::from_str(r.get()).map_err(|_| {
+            format!(
+                "ExtenderArgs.Nodes.items must be an array, not {}",
+                kind_of(r.get())
+            )
+        })?,
+    };
+    let mut items = Vec::with_capacity(raw_items.len());
+    for (i, item) in raw_items.into_iter().enumerate() {
+        let name = serde_json::from_str::<ItemName<'_>>(item.get())
+            .ok()
+            .and_then(|n| n.metadata?.name.map(|n| n.into_owned()))
+            .ok_or_else(|| {
+                format!("ExtenderArgs.Nodes.items[{i}] has no string `metadata.name`")
+            })?;
+        items.push((name, item));
+    }
+    Ok(NodeList { other, items })
 }
 
 /// Parses an `ExtenderArgs` body; the error names the field and what was
 /// wrong with it.
 pub fn parse_args(body: &[u8]) -> Result<ExtenderArgs, String> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| format!("the body is not JSON (ExtenderArgs expected): {e}"))?;
-    let Value::Object(object) = value else {
-        return Err(format!(
-            "ExtenderArgs must be a JSON object, not {}",
-            kind(&value)
-        ));
+    let text = std::str::from_utf8(body)
+        .map_err(|e| format!("the body is not UTF-8 JSON (ExtenderArgs expected): {e}"))?;
+    let object: RawObject = match serde_json::from_str(text) {
+        Ok(o) => o,
+        Err(_) => {
+            // Slow path, for the message only.
+            let value: Value = serde_json::from_str(text)
+                .map_err(|e| format!("the body is not JSON (ExtenderArgs expected): {e}"))?;
+            return Err(format!(
+                "ExtenderArgs must be a JSON object, not {}",
+                kind(&value)
+            ));
+        }
     };
     let pod = match field(&object, "Pod") {
-        Some(p @ Value::Object(_)) => p.clone(),
-        Some(other) => {
-            return Err(format!(
-                "ExtenderArgs.Pod must be a v1.Pod object, not {}",
-                kind(other)
-            ))
-        }
         None => return Err("ExtenderArgs has no `Pod`".into()),
-    };
-    let (nodes, node_items) = match field(&object, "Nodes") {
-        None | Some(Value::Null) => (None, Vec::new()),
-        Some(Value::Object(list)) => {
-            let items = match list.get("items") {
-                Some(Value::Array(items)) => items,
-                None | Some(Value::Null) => &Vec::new(),
-                Some(other) => {
-                    return Err(format!(
-                        "ExtenderArgs.Nodes.items must be an array, not {}",
-                        kind(other)
-                    ))
-                }
-            };
-            let mut named = Vec::with_capacity(items.len());
-            for (i, item) in items.iter().enumerate() {
-                let name = item
-                    .get("metadata")
-                    .and_then(|m| m.get("name"))
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| {
-                        format!("ExtenderArgs.Nodes.items[{i}] has no string `metadata.name`")
-                    })?;
-                named.push((name.to_owned(), item.clone()));
+        Some(raw) => match serde_json::from_str::<Value>(raw.get()) {
+            Ok(p @ Value::Object(_)) => p,
+            Ok(other) => {
+                return Err(format!(
+                    "ExtenderArgs.Pod must be a v1.Pod object, not {}",
+                    kind(&other)
+                ))
             }
-            (Some(list.clone()), named)
-        }
-        Some(other) => {
-            return Err(format!(
-                "ExtenderArgs.Nodes must be a v1.NodeList object, not {}",
-                kind(other)
-            ))
-        }
+            Err(e) => return Err(format!("ExtenderArgs.Pod: {e}")),
+        },
+    };
+    let nodes = match field(&object, "Nodes") {
+        None => None,
+        Some(raw) if is_null(raw) => None,
+        Some(raw) => Some(node_list(raw)?),
     };
     let node_names = match field(&object, "NodeNames") {
-        None | Some(Value::Null) => None,
-        Some(Value::Array(names)) => {
+        None => None,
+        Some(raw) if is_null(raw) => None,
+        Some(raw) => {
+            let names: Vec<Value> = serde_json::from_str(raw.get()).map_err(|_| {
+                format!(
+                    "ExtenderArgs.NodeNames must be an array of names, not {}",
+                    kind_of(raw.get())
+                )
+            })?;
             let mut out = Vec::with_capacity(names.len());
-            for (i, n) in names.iter().enumerate() {
+            for (i, n) in names.into_iter().enumerate() {
                 match n {
-                    Value::String(s) => out.push(s.clone()),
+                    Value::String(s) => out.push(s),
                     other => {
                         return Err(format!(
                             "ExtenderArgs.NodeNames[{i}] must be a string, not {}",
-                            kind(other)
+                            kind(&other)
                         ))
                     }
                 }
             }
             Some(out)
-        }
-        Some(other) => {
-            return Err(format!(
-                "ExtenderArgs.NodeNames must be an array of names, not {}",
-                kind(other)
-            ))
         }
     };
     if nodes.is_none() && node_names.is_none() {
@@ -149,7 +208,6 @@ pub fn parse_args(body: &[u8]) -> Result<ExtenderArgs, String> {
     Ok(ExtenderArgs {
         pod,
         nodes,
-        node_items,
         node_names,
     })
 }
@@ -166,15 +224,41 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
+/// The passing part of a [`NodeList`], written back as a `v1.NodeList`.
+#[derive(Debug)]
+pub struct NodeListOut<'a> {
+    list: &'a NodeList,
+    keep: Vec<bool>,
+}
+
+impl Serialize for NodeListOut<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let items: Vec<&RawValue> = self
+            .list
+            .items
+            .iter()
+            .zip(&self.keep)
+            .filter(|(_, keep)| **keep)
+            .map(|((_, item), _)| &**item)
+            .collect();
+        let mut map = serializer.serialize_map(Some(self.list.other.len() + 1))?;
+        for (k, v) in &self.list.other {
+            map.serialize_entry(k, v)?;
+        }
+        map.serialize_entry("items", &items)?;
+        map.end()
+    }
+}
+
 /// `ExtenderFilterResult`, with the field names Go writes.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ExtenderFilterResult {
+#[derive(Debug, Serialize)]
+pub struct ExtenderFilterResult<'a> {
     /// The nodes that passed, as a `v1.NodeList` (when asked with `Nodes`).
     #[serde(rename = "Nodes")]
-    pub nodes: Option<Map<String, Value>>,
+    pub nodes: Option<NodeListOut<'a>>,
     /// The names that passed (when asked with `NodeNames`).
     #[serde(rename = "NodeNames")]
-    pub node_names: Option<Vec<String>>,
+    pub node_names: Option<Vec<&'a str>>,
     /// Filtered-out nodes and why.
     #[serde(rename = "FailedNodes")]
     pub failed_nodes: BTreeMap<String, String>,
@@ -187,39 +271,37 @@ pub struct ExtenderFilterResult {
     pub error: String,
 }
 
-impl ExtenderFilterResult {
+impl<'a> ExtenderFilterResult<'a> {
     /// The answer to `args` where `passed[i]` says whether the i-th
-    /// candidate passed and `failed` holds the reasons of those that did
-    /// not.
+    /// candidate of [`ExtenderArgs::names`] passed and `failed` holds the
+    /// reasons of those that did not.
     pub fn of(
-        args: &ExtenderArgs,
+        args: &'a ExtenderArgs,
         passed: &[bool],
         failed: BTreeMap<String, String>,
-    ) -> ExtenderFilterResult {
+    ) -> ExtenderFilterResult<'a> {
         let node_names = args.node_names.as_ref().map(|names| {
             names
                 .iter()
                 .zip(passed)
                 .filter(|(_, p)| **p)
-                .map(|(n, _)| n.clone())
+                .map(|(n, _)| n.as_str())
                 .collect()
         });
         let nodes = args.nodes.as_ref().map(|list| {
             // With both forms, `passed` follows `NodeNames`; the items are
-            // filtered by name.
-            let items: Vec<Value> = args
-                .node_items
-                .iter()
-                .enumerate()
-                .filter(|(i, (name, _))| match &args.node_names {
-                    Some(_) => !failed.contains_key(name),
-                    None => passed.get(*i).copied().unwrap_or(true),
-                })
-                .map(|(_, (_, item))| item.clone())
-                .collect();
-            let mut list = list.clone();
-            list.insert("items".into(), Value::Array(items));
-            list
+            // then kept by name.
+            let keep = match &args.node_names {
+                Some(_) => list
+                    .items
+                    .iter()
+                    .map(|(name, _)| !failed.contains_key(name))
+                    .collect(),
+                None => (0..list.items.len())
+                    .map(|i| passed.get(i).copied().unwrap_or(true))
+                    .collect(),
+            };
+            NodeListOut { list, keep }
         });
         ExtenderFilterResult {
             nodes,
@@ -252,7 +334,7 @@ mod tests {
         let upstream = br#"{"Pod":{"metadata":{"name":"p"}},"Nodes":{"metadata":{},"items":[{"metadata":{"name":"n1"}}]},"NodeNames":["n1"]}"#;
         let a = parse_args(upstream).unwrap();
         assert_eq!(a.names(), vec!["n1"]);
-        assert_eq!(a.node_items[0].0, "n1");
+        assert_eq!(a.nodes.as_ref().unwrap().items[0].0, "n1");
         let lower = br#"{"pod":{"metadata":{"name":"p"}},"nodenames":["n1","n2"]}"#;
         let b = parse_args(lower).unwrap();
         assert_eq!(b.names(), vec!["n1", "n2"]);
@@ -284,8 +366,9 @@ mod tests {
         .unwrap();
         let failed = BTreeMap::from([("b".to_owned(), "in contention".to_owned())]);
         let result = ExtenderFilterResult::of(&args, &[true, false], failed);
+        let text = serde_json::to_string(&result).unwrap();
         assert_eq!(
-            serde_json::to_value(&result).unwrap(),
+            serde_json::from_str::<Value>(&text).unwrap(),
             json!({
                 "Nodes": {"kind": "NodeList", "items": [{"metadata": {"name": "a"}, "spec": {"x": 1}}]},
                 "NodeNames": null,
