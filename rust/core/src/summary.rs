@@ -177,7 +177,8 @@ impl SummaryBuilder {
     /// time).
     pub fn record(&mut self, at: f64, tick: TickRecord) {
         let at = match self.last_at {
-            Some(last) if !(at >= last) => last,
+            // NaN too: not at or after the last tick.
+            Some(last) if at.partial_cmp(&last).is_none_or(|o| o.is_lt()) => last,
             _ => at,
         };
         let mut detectors: Vec<&str> = tick.contentions.iter().map(|(_, d)| d.as_str()).collect();
