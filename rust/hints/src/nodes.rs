@@ -54,6 +54,15 @@ impl NodeFacts {
     }
 }
 
+/// A node's polls started or stopped failing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// The node answers (first answer, or again after failures).
+    Answering,
+    /// A poll failed after answering (or as the first poll), and why.
+    Failing(String),
+}
+
 /// One node's entry.
 #[derive(Debug, Clone)]
 pub struct NodeEntry {
@@ -95,19 +104,30 @@ impl NodeTable {
     }
 
     /// Stores one poll's result: a summary fetched at `at`, or why none
-    /// could be (the previous summary is kept and ages).
-    pub fn update(&self, name: &str, result: Result<NodeSummary, String>, at: Instant) {
+    /// could be (the previous summary is kept and ages). Returns the
+    /// node's health change, if any, for the log.
+    pub fn update(
+        &self,
+        name: &str,
+        result: Result<NodeSummary, String>,
+        at: Instant,
+    ) -> Option<Health> {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        let Some(entry) = entries.get_mut(name) else {
-            return;
-        };
+        let entry = entries.get_mut(name)?;
+        let was_failing = entry.error.is_some();
+        let first = entry.latest.is_none() && entry.error.is_none();
         match result {
             Ok(summary) => {
                 let facts = NodeFacts::of(&summary);
                 entry.latest = Some((summary, facts, at));
                 entry.error = None;
+                (was_failing || first).then_some(Health::Answering)
             }
-            Err(e) => entry.error = Some(e),
+            Err(e) => {
+                let change = (!was_failing).then(|| Health::Failing(e.clone()));
+                entry.error = Some(e);
+                change
+            }
         }
     }
 
@@ -229,7 +249,8 @@ mod tests {
     fn a_summary_ages_until_it_is_stale_and_the_reason_names_the_url_and_the_error() {
         let t = table();
         let t0 = Instant::now();
-        t.update("a", Ok(summary()), t0);
+        assert_eq!(t.update("a", Ok(summary()), t0), Some(Health::Answering));
+        assert_eq!(t.update("a", Ok(summary()), t0), None);
         match &t.states(&["a"], t0 + Duration::from_secs(3))[0] {
             NodeState::Fresh(f) => {
                 assert_eq!(f.age_secs, 5.0);

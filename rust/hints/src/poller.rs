@@ -8,7 +8,7 @@
 //! overruns delays the next one). A failed poll keeps the node's previous
 //! summary, which ages until it is stale.
 
-use crate::nodes::{parse_summary, NodeTable};
+use crate::nodes::{parse_summary, Health, NodeTable};
 use crate::HintsMetrics;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -71,7 +71,17 @@ pub fn poll_round(agent: &ureq::Agent, table: &NodeTable, metrics: &HintsMetrics
                 if let Err(e) = &result {
                     log::debug!(target: "serenity", "node {name}: {e}");
                 }
-                table.update(name, result, Instant::now());
+                match table.update(name, result, Instant::now()) {
+                    Some(Health::Answering) => {
+                        log::info!(target: "serenity", "node {name} answers at {url}")
+                    }
+                    Some(Health::Failing(e)) => log::warn!(
+                        target: "serenity",
+                        "node {name} does not answer: {e}; its data ages until it is stale \
+                         (neutral: never preferred, never failed)"
+                    ),
+                    None => {}
+                }
             });
         }
     });

@@ -306,3 +306,46 @@ fn metrics_count_nodes_stale_nodes_and_requests() {
         "{text}"
     );
 }
+
+#[test]
+fn truncated_and_corrupted_requests_are_answered_200_or_400_never_a_crash() {
+    let now = Instant::now();
+    let s = service(now);
+    let mut seed: u64 = 0x5eed_1234;
+    let mut next = move || {
+        // A fixed LCG (Knuth's MMIX constants): the same bytes every run.
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        seed >> 33
+    };
+    let mut answered = 0;
+    for name in ["args-nodes.json", "args-nodenames.json"] {
+        let body = fixture(name);
+        for cut in (0..body.len()).step_by(body.len() / 97 + 1) {
+            for path in ["/filter", "/prioritize", "/ranking"] {
+                let r = call(&s, "POST", path, &body[..cut], now);
+                assert!(
+                    matches!(r.status, 200 | 400),
+                    "{path} cut at {cut}: {}",
+                    r.status
+                );
+                answered += 1;
+            }
+        }
+        for _ in 0..300 {
+            let mut corrupted = body.clone();
+            for _ in 0..1 + next() % 4 {
+                let at = next() as usize % corrupted.len();
+                corrupted[at] = (next() % 256) as u8;
+            }
+            let r = call(&s, "POST", "/filter", &corrupted, now);
+            assert!(matches!(r.status, 200 | 400), "{}", r.status);
+            if r.status == 400 {
+                assert!(!r.body.is_empty(), "a 400 says why");
+            }
+            answered += 1;
+        }
+    }
+    assert!(answered > 800);
+}
