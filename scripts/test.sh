@@ -27,7 +27,7 @@ log() { printf '\n== %s\n' "$*"; }
 
 # --- machine setup ---------------------------------------------------------
 need_apt=()
-for pkg in cmake g++ libgtest-dev valgrind stress-ng python3-venv dpkg-dev binutils curl; do
+for pkg in cmake g++ libgtest-dev valgrind stress-ng memcached python3-venv dpkg-dev binutils curl; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -35,6 +35,11 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     log "installing apt packages: ${need_apt[*]}"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+    # Debian's memcached starts a daemon on 11211 where an init system runs;
+    # the SLO bench starts its own on a free port.
+    if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then
+      systemctl disable --now memcached.service >/dev/null 2>&1 || true
+    fi
   else
     echo "missing apt packages (${need_apt[*]}) and not root: the C++ and cgroup tests may be skipped" >&2
   fi
@@ -67,6 +72,8 @@ if [ $status -ne 0 ]; then
 fi
 log "benchmarks compile"
 cargo bench --workspace --no-run --quiet
+# The binaries the live suites run (cargo test built them; this says so).
+cargo build --quiet -p serenity-cli -p serenity-loadgen
 
 # --- a real Mesos (../shared/mesos) ----------------------------------------
 mesos_dist=${SERENITY_MESOS_DIST:-$(pwd)/../shared/mesos}
@@ -113,6 +120,12 @@ count_suite package "$tmp/package.log"
 log "Prometheus scraping a live agent (tests/prometheus)"
 bash tests/prometheus/run.sh "$target_dir/debug/serenity" 2>&1 | tee "$tmp/prometheus.log" || true
 count_suite prometheus "$tmp/prometheus.log"
+
+# --- the SLO controller in a closed loop (memcached, stress-ng) --------------
+# Alone on the machine: the bench measures latency, so nothing else runs.
+log "SLO closed loop: memcached under stress-ng, three controllers (tests/slo)"
+bash tests/slo/run.sh "$target_dir/debug/serenity" "$target_dir/debug/serenity-loadgen" 2>&1 | tee "$tmp/slo.log" || true
+count_suite slo "$tmp/slo.log"
 
 # --- the modules inside a real Mesos -----------------------------------------
 log "real Mesos end-to-end (tests/mesos)"

@@ -58,7 +58,23 @@ EXTRA = {"mesos.ResourceStatistics": [
     (1002, "serenity_cpu_pressure_some_secs", 1, 1, None),
     (1003, "serenity_mem_pressure_some_secs", 1, 1, None),
     (1004, "serenity_io_pressure_some_secs", 1, 1, None),
+    # The latest value of each service-level indicator ([[sli]]) of the
+    # executor, handed in by the embedder's fetcher (crate serenity-sli).
+    (1005, "serenity_slis", 11, 3, "SliSample"),
 ]}
+# Serenity's own messages (no Mesos schema has them).
+SERENITY_MESSAGES = """/// Serenity's extension message: one service-level indicator's value.
+#[derive(Clone, PartialEq, ::prost::Message, Deserialize)]
+#[serde(default)]
+pub struct SliSample {
+    /// The `[[sli]]` name.
+    #[serde(deserialize_with = "de::opt_string")] #[prost(string, optional, tag = "1")] pub name: ::core::option::Option<::prost::alloc::string::String>,
+    /// The value, in the unit of the SLI's objective.
+    #[serde(deserialize_with = "de::opt_f64")] #[prost(double, optional, tag = "2")] pub value: ::core::option::Option<f64>,
+    /// When it was measured (seconds since the Unix epoch, the clock of the statistics timestamps).
+    #[serde(deserialize_with = "de::opt_f64")] #[prost(double, optional, tag = "3")] pub timestamp: ::core::option::Option<f64>,
+}
+"""
 
 SCALAR = {1: ("double", "f64", "f64"), 2: ("float", "f32", "f32"), 3: ("int64", "i64", "i64"),
           4: ("uint64", "u64", "u64"), 5: ("int32", "i32", "i32"), 8: ("bool", "bool", "bool"),
@@ -109,7 +125,7 @@ def main():
                 fname = "r#type"
             ren = f'#[serde(rename = "{name}")] ' if snake(name) != name else ""
             if typ == 11:
-                child = KEEP[f.message_type.full_name][0]
+                child = f if isinstance(f, str) else KEEP[f.message_type.full_name][0]
                 if label == 3:
                     print(f'    {ren}#[serde(deserialize_with = "de::vec_or_null")] #[prost(message, repeated, tag = "{num}")] pub {fname}: ::prost::alloc::vec::Vec<{child}>,')
                 else:
@@ -131,6 +147,7 @@ def main():
                     print(f'    {ren}#[serde(deserialize_with = "de::opt_{dek}")] #[prost({pkind}, optional, tag = "{num}")] pub {fname}: ::core::option::Option<{rty}>,')
         print("}")
         print()
+    print(SERENITY_MESSAGES, end="")
 
 
 main()

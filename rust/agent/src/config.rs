@@ -182,6 +182,9 @@ pub struct AgentConfig {
     pub metrics: MetricsConfig,
     /// `[enforcement]`.
     pub enforcement: EnforcementConfig,
+    /// `[allowance]`: the best-effort allowance the SLO controller moves
+    /// (absent: not managed).
+    pub allowance: Option<crate::allowance::AllowanceConfig>,
 }
 
 /// One problem in an agent configuration file.
@@ -244,6 +247,7 @@ struct RawConfig {
     metrics: RawMetrics,
     #[serde(default)]
     enforcement: RawEnforcement,
+    allowance: Option<crate::allowance::RawAllowance>,
 }
 
 #[derive(Deserialize)]
@@ -281,7 +285,7 @@ struct RawEnforcement {
 }
 
 /// Locates byte offsets and collects problems.
-struct Checker<'a> {
+pub(crate) struct Checker<'a> {
     file: &'a str,
     text: &'a str,
     problems: Vec<Problem>,
@@ -308,7 +312,7 @@ impl Checker<'_> {
         });
     }
 
-    fn bad<T>(
+    pub(crate) fn bad<T>(
         &mut self,
         key: &str,
         spanned: &Spanned<T>,
@@ -395,6 +399,9 @@ impl AgentConfig {
         };
         let metrics = check_metrics(&mut c, raw.metrics);
         let enforcement = check_enforcement(&mut c, raw.enforcement, base);
+        let allowance = raw
+            .allowance
+            .map(|a| crate::allowance::check_allowance(&mut c, a));
 
         if !c.problems.is_empty() {
             return Err(ConfigProblems(c.problems));
@@ -409,6 +416,7 @@ impl AgentConfig {
                 total,
                 metrics,
                 enforcement,
+                allowance,
             }),
             None => Err(ConfigProblems(vec![Problem {
                 file: name.clone(),
@@ -422,7 +430,7 @@ impl AgentConfig {
     }
 }
 
-fn positive(c: &mut Checker<'_>, key: &str, v: &Option<Spanned<f64>>) -> Option<f64> {
+pub(crate) fn positive(c: &mut Checker<'_>, key: &str, v: &Option<Spanned<f64>>) -> Option<f64> {
     let v = v.as_ref()?;
     let x = *v.get_ref();
     if x.is_finite() && x > 0.0 {

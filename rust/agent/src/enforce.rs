@@ -109,6 +109,13 @@ impl fmt::Display for Decision {
 /// quota is written back before it is thawed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum ChangeKind {
+    /// The best-effort parent's CPU allowance (sorts first: the parent's
+    /// path sorts before its children's anyway).
+    AllowanceCpu,
+    /// The best-effort parent's memory allowance.
+    AllowanceMem,
+    /// The best-effort parent's `cpu.idle` (SCHED_IDLE for the group).
+    AllowanceIdle,
     Throttle,
     Freeze,
 }
@@ -118,12 +125,26 @@ impl ChangeKind {
         match self {
             ChangeKind::Throttle => "throttle",
             ChangeKind::Freeze => "freeze",
+            ChangeKind::AllowanceCpu => "allowance_cpu",
+            ChangeKind::AllowanceMem => "allowance_mem",
+            ChangeKind::AllowanceIdle => "allowance_idle",
         }
+    }
+
+    /// Whether the change is made to the best-effort parent itself.
+    fn on_parent(self) -> bool {
+        matches!(
+            self,
+            ChangeKind::AllowanceCpu | ChangeKind::AllowanceMem | ChangeKind::AllowanceIdle
+        )
     }
 
     /// What undoing it is called in log lines.
     fn undone(self) -> &'static str {
         match self {
+            ChangeKind::AllowanceCpu => "restored the CPU quota of",
+            ChangeKind::AllowanceMem => "restored the memory limit of",
+            ChangeKind::AllowanceIdle => "restored cpu.idle of",
             ChangeKind::Throttle => "restored the CPU quota of",
             ChangeKind::Freeze => "thawed",
         }
@@ -700,7 +721,7 @@ impl Enforcer {
                     record.group,
                     match kind {
                         ChangeKind::Freeze => "thaw",
-                        ChangeKind::Throttle => "restore",
+                        _ => "restore",
                     }
                 ),
                 );
@@ -710,11 +731,17 @@ impl Enforcer {
                 .layout
                 .group_dir(controller, &self.best_effort)
                 .unwrap_or_default();
-            if !strictly_under(&dir, &prefix) {
+            let placed = if kind.on_parent() {
+                same_dir(&dir, &prefix)
+            } else {
+                strictly_under(&dir, &prefix)
+            };
+            if !placed {
                 say(&mut out, log::Level::Error, format!(
                     "refused to restore {entry} from the enforcement state file {path}: {} does not \
-                     resolve to a group strictly below {}; nothing was written",
+                     resolve to {} {}; nothing was written",
                     dir.display(),
+                    if kind.on_parent() { "the best-effort parent" } else { "a group strictly below" },
                     prefix.display()
                 ));
                 continue;
@@ -779,9 +806,12 @@ impl Enforcer {
         let kind = match record.change.as_str() {
             "freeze" => ChangeKind::Freeze,
             "throttle" => ChangeKind::Throttle,
+            "allowance_cpu" => ChangeKind::AllowanceCpu,
+            "allowance_mem" => ChangeKind::AllowanceMem,
+            "allowance_idle" => ChangeKind::AllowanceIdle,
             other => {
                 return Err(format!(
-                    "unknown change {other:?} (\"freeze\" or \"throttle\")"
+                    "unknown change {other:?} (\"freeze\", \"throttle\", \"allowance_cpu\", \"allowance_mem\" or \"allowance_idle\")"
                 ))
             }
         };
@@ -789,18 +819,20 @@ impl Enforcer {
         let plain = group
             .components()
             .all(|c| matches!(c, std::path::Component::Normal(_)));
-        if !plain || !group.starts_with(&self.best_effort) || group == self.best_effort {
+        if kind.on_parent() {
+            if !plain || group != self.best_effort {
+                return Err(format!(
+                    "an allowance change belongs to the best-effort parent {} only",
+                    self.best_effort.display()
+                ));
+            }
+        } else if !plain || !group.starts_with(&self.best_effort) || group == self.best_effort {
             return Err(format!(
                 "it is not below the best-effort prefix {}",
                 self.best_effort.display()
             ));
         }
-        let (controller, name) = match (self.layout.version, kind) {
-            (CgroupVersion::V1, ChangeKind::Freeze) => ("freezer", "freezer.state"),
-            (CgroupVersion::V1, ChangeKind::Throttle) => ("cpu", "cpu.cfs_quota_us"),
-            (_, ChangeKind::Freeze) => ("unified", "cgroup.freeze"),
-            (_, ChangeKind::Throttle) => ("unified", "cpu.max"),
-        };
+        let (controller, name) = change_file(self.layout.version, kind);
         let Some(dir) = self.layout.group_dir(controller, group) else {
             return Err(format!(
                 "no {controller} hierarchy is mounted under {}",
@@ -818,10 +850,17 @@ impl Enforcer {
         let valid = match (self.layout.version, kind) {
             (CgroupVersion::V1, ChangeKind::Freeze) => value == "THAWED",
             (_, ChangeKind::Freeze) => value == "0",
-            (CgroupVersion::V1, ChangeKind::Throttle) => {
+            (CgroupVersion::V1, ChangeKind::Throttle | ChangeKind::AllowanceCpu) => {
                 value.parse::<i64>().is_ok_and(|q| q == -1 || q > 0)
             }
-            (_, ChangeKind::Throttle) => {
+            (CgroupVersion::V1, ChangeKind::AllowanceMem) => {
+                value.parse::<u64>().is_ok_and(|b| b > 0)
+            }
+            (_, ChangeKind::AllowanceMem) => {
+                value == "max" || value.parse::<u64>().is_ok_and(|b| b > 0)
+            }
+            (_, ChangeKind::AllowanceIdle) => value == "0" || value == "1",
+            (_, ChangeKind::Throttle | ChangeKind::AllowanceCpu) => {
                 let parts: Vec<&str> = value.split_whitespace().collect();
                 matches!(parts.as_slice(), [q, p]
                     if (*q == "max" || q.parse::<u64>().is_ok()) && p.parse::<u64>().is_ok())
@@ -835,6 +874,159 @@ impl Enforcer {
             ));
         }
         Ok((kind, controller, expected))
+    }
+}
+
+/// The hierarchy and file a change writes.
+fn change_file(version: CgroupVersion, kind: ChangeKind) -> (&'static str, &'static str) {
+    match (version, kind) {
+        (CgroupVersion::V1, ChangeKind::Freeze) => ("freezer", "freezer.state"),
+        (CgroupVersion::V1, ChangeKind::Throttle | ChangeKind::AllowanceCpu) => {
+            ("cpu", "cpu.cfs_quota_us")
+        }
+        (CgroupVersion::V1, ChangeKind::AllowanceMem) => ("memory", "memory.limit_in_bytes"),
+        (CgroupVersion::V1, ChangeKind::AllowanceIdle) => ("cpu", "cpu.idle"),
+        (_, ChangeKind::AllowanceIdle) => ("unified", "cpu.idle"),
+        (_, ChangeKind::Freeze) => ("unified", "cgroup.freeze"),
+        (_, ChangeKind::Throttle | ChangeKind::AllowanceCpu) => ("unified", "cpu.max"),
+        (_, ChangeKind::AllowanceMem) => ("unified", "memory.max"),
+    }
+}
+
+/// Whether two directories are the same one (symlinks and `..` resolved).
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (fs::canonicalize(a), fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// What the best-effort allowance limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AllowanceResource {
+    /// CPU: the parent's CFS quota.
+    Cpu,
+    /// Memory: the parent's memory limit.
+    Memory,
+    /// Scheduling class: the parent's `cpu.idle` (1: its tasks run as
+    /// SCHED_IDLE against the rest of the node, Linux ≥ 5.15).
+    Idle,
+}
+
+impl AllowanceResource {
+    /// Lower-case name for messages and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AllowanceResource::Cpu => "cpu",
+            AllowanceResource::Memory => "memory",
+            AllowanceResource::Idle => "cpu.idle",
+        }
+    }
+
+    fn kind(self) -> ChangeKind {
+        match self {
+            AllowanceResource::Cpu => ChangeKind::AllowanceCpu,
+            AllowanceResource::Memory => ChangeKind::AllowanceMem,
+            AllowanceResource::Idle => ChangeKind::AllowanceIdle,
+        }
+    }
+}
+
+impl Enforcer {
+    /// Sets the best-effort parent's allowance: `value` CPUs (its CFS quota
+    /// against its own period; at least 1 ms) or bytes of memory (rounded
+    /// down to 4 KiB pages). The parent's original value is recorded (state
+    /// file first) before the first write and restored with the other
+    /// changes. Only the best-effort parent itself is ever written.
+    pub fn set_allowance(&mut self, resource: AllowanceResource, value: f64) -> Outcome {
+        let kind = resource.kind();
+        let (controller, name) = change_file(self.layout.version, kind);
+        let Some(dir) = self.layout.group_dir(controller, &self.best_effort) else {
+            return Outcome::Failed(format!(
+                "no {controller} hierarchy is mounted under {}",
+                self.layout.root.display()
+            ));
+        };
+        if !dir.is_dir() {
+            return Outcome::Failed(format!(
+                "the best-effort parent {} does not exist",
+                dir.display()
+            ));
+        }
+        if !value.is_finite() || value <= 0.0 {
+            return Outcome::Refused(format!("{value} is not a positive allowance"));
+        }
+        let file = dir.join(name);
+        let current = match read_trimmed(&file) {
+            Ok(t) => t,
+            Err(e) => {
+                return Outcome::Failed(format!(
+                    "cannot read {} (is the {} controller enabled for the group?): {e}",
+                    file.display(),
+                    resource.as_str()
+                ))
+            }
+        };
+        let (text, detail) = match (resource, self.layout.version) {
+            (AllowanceResource::Cpu, CgroupVersion::V1) => {
+                let period = match read_trimmed(&dir.join("cpu.cfs_period_us"))
+                    .ok()
+                    .and_then(|p| p.parse::<u64>().ok())
+                {
+                    Some(p) => p,
+                    None => {
+                        return Outcome::Failed(format!(
+                            "cannot read {}",
+                            dir.join("cpu.cfs_period_us").display()
+                        ))
+                    }
+                };
+                let quota = ((value * period as f64).round() as u64).max(1000);
+                (
+                    quota.to_string(),
+                    format!("quota {quota} µs per {period} µs"),
+                )
+            }
+            (AllowanceResource::Cpu, _) => {
+                let period = current
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|p| p.parse::<u64>().ok())
+                    .unwrap_or(100_000);
+                let quota = ((value * period as f64).round() as u64).max(1000);
+                (
+                    format!("{quota} {period}"),
+                    format!("cpu.max {quota} {period}"),
+                )
+            }
+            (AllowanceResource::Memory, _) => {
+                let bytes = ((value as u64) / 4096 * 4096).max(4096);
+                (bytes.to_string(), format!("{name} {bytes}"))
+            }
+            (AllowanceResource::Idle, _) => ("1".to_owned(), format!("{name} 1")),
+        };
+        if self.dry_run {
+            return Outcome::DryRun;
+        }
+        if current == text {
+            return Outcome::Unchanged(format!("{} already reads {text}", file.display()));
+        }
+        let change = Change {
+            file: file.clone(),
+            restore: current,
+        };
+        let recorded = match self.record_change(&self.best_effort.clone(), kind, change) {
+            Ok(new) => new,
+            Err(e) => return Outcome::Failed(e),
+        };
+        if let Err(e) = write_file(&file, &text) {
+            if recorded {
+                let group = self.best_effort.clone();
+                self.forget_change(&group, kind);
+            }
+            return Outcome::Failed(e);
+        }
+        Outcome::Applied(detail)
     }
 }
 

@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod allowance;
 pub mod config;
 pub mod enforce;
 pub mod groups;

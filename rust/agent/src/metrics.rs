@@ -18,6 +18,12 @@
 //! | `serenity_errors_total` | counter | | errors (unreadable groups, failed or refused actions) |
 //! | `serenity_restored_groups_total` | counter | | changes undone at start from the enforcement state file (left by an agent that did not stop cleanly) |
 //! | `serenity_config_reload_failures_total` | counter | | SIGHUP reloads refused (the running configuration was kept) |
+//! | `serenity_allowance_cpus` | gauge | | CPUs the best-effort parent may use (with `[allowance]`) |
+//! | `serenity_allowance_mem_bytes` | gauge | | memory the best-effort parent may use (with memory in `[allowance]`) |
+//! | `serenity_allowance_steps_total` | counter | `step` | the SLO controller's steps (`revoke`, `shrink`, `hold`, `grow`), one per tick |
+//! | `serenity_sli` | gauge | `sli` | the latest value of each `[[sli]]`, in its unit (after `scale`) |
+//! | `serenity_sli_age_seconds` | gauge | `sli` | seconds since that value was measured, at the last tick |
+//! | `serenity_sli_fetch_failures_total` | counter | `sli` | fetches of the SLI that failed (timeout, refused, unparsable) |
 //!
 //! The same listener serves `GET /summary`: the node summary of
 //! `serenity_core::summary` as JSON (slack, contention per signal,
@@ -80,6 +86,25 @@ pub struct MetricsState {
     pub restored_total: u64,
     /// Configuration reloads refused.
     pub reload_failures_total: u64,
+    /// The best-effort CPU allowance (with `[allowance]`).
+    pub allowance_cpus: Option<f64>,
+    /// The best-effort memory allowance, bytes.
+    pub allowance_mem_bytes: Option<f64>,
+    /// The SLO controller's steps, per step.
+    pub allowance_steps_total: BTreeMap<String, u64>,
+    /// Per `[[sli]]`: latest value, its age at the last tick, failed fetches.
+    pub slis: BTreeMap<String, SliMetric>,
+}
+
+/// What the metrics say about one SLI.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SliMetric {
+    /// The latest value (absent before the first good fetch).
+    pub value: Option<f64>,
+    /// Seconds since it was measured, at the last tick.
+    pub age_secs: Option<f64>,
+    /// Failed fetches.
+    pub failures_total: u64,
 }
 
 /// Shared, lockable metrics state, and the node summary's recent ticks.
@@ -307,6 +332,77 @@ pub fn render(state: &MetricsState) -> String {
         "serenity_config_reload_failures_total {}",
         state.reload_failures_total
     );
+    gauge(
+        &mut out,
+        "serenity_allowance_cpus",
+        "CPUs the best-effort parent group may use (the SLO controller's allowance).",
+        state.allowance_cpus,
+    );
+    gauge(
+        &mut out,
+        "serenity_allowance_mem_bytes",
+        "Memory the best-effort parent group may use, bytes.",
+        state.allowance_mem_bytes,
+    );
+    header(
+        &mut out,
+        "serenity_allowance_steps_total",
+        "counter",
+        "Steps of the SLO controller (revoke, shrink, hold, grow), one per tick.",
+    );
+    for (step, n) in &state.allowance_steps_total {
+        let _ = writeln!(
+            out,
+            "serenity_allowance_steps_total{} {n}",
+            labels(&[("step", step)])
+        );
+    }
+    header(
+        &mut out,
+        "serenity_sli",
+        "gauge",
+        "Latest value of a service-level indicator, in its unit.",
+    );
+    for (name, m) in &state.slis {
+        if let Some(v) = m.value {
+            let _ = writeln!(
+                out,
+                "serenity_sli{} {}",
+                labels(&[("sli", name)]),
+                number(v)
+            );
+        }
+    }
+    header(
+        &mut out,
+        "serenity_sli_age_seconds",
+        "gauge",
+        "Seconds since the SLI's latest value was measured, at the last tick.",
+    );
+    for (name, m) in &state.slis {
+        if let Some(v) = m.age_secs {
+            let _ = writeln!(
+                out,
+                "serenity_sli_age_seconds{} {}",
+                labels(&[("sli", name)]),
+                number(v)
+            );
+        }
+    }
+    header(
+        &mut out,
+        "serenity_sli_fetch_failures_total",
+        "counter",
+        "Failed fetches of the SLI (timeout, refused, unparsable).",
+    );
+    for (name, m) in &state.slis {
+        let _ = writeln!(
+            out,
+            "serenity_sli_fetch_failures_total{} {}",
+            labels(&[("sli", name)]),
+            m.failures_total
+        );
+    }
     out
 }
 

@@ -13,15 +13,18 @@
 //! pipelines between ticks; a file that does not load leaves the running
 //! configuration in place, with one error line saying why.
 
+use crate::allowance::{AllowanceActuator, AllowanceChange};
 use crate::config::{Action, AgentConfig, CgroupVersion};
 use crate::enforce::{Decision, Enforcer, Outcome};
 use crate::groups::{discover, Discovery, Group, GroupKind, Layout};
 use crate::http::HttpServer;
 use crate::metrics::{Metrics, SignalValue};
 use crate::sampling::{host_totals, Sampled, Sampler};
+use serenity_core::sli::SliSpec;
 use serenity_core::{
     build_pipeline, BuildOptions, Pipeline, PipelineKind, Slack, Snapshot, TickRecord,
 };
+use serenity_sli::SliFetchers;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -58,6 +61,8 @@ pub struct TickReport {
     pub qos_stopped: Option<String>,
     /// What was done about each correction.
     pub decisions: Vec<Decision>,
+    /// The best-effort allowance after this tick (with `[allowance]`).
+    pub allowance: Option<AllowanceChange>,
     /// Errors met in this tick.
     pub errors: u64,
     /// What the tick cost (monotonic clock).
@@ -78,6 +83,9 @@ pub struct Agent {
     estimator: Option<Pipeline>,
     sampler: Sampler,
     enforcer: Enforcer,
+    allowance: Option<AllowanceActuator>,
+    /// The fetch threads of the pipelines' `[[sli]]` tables (one per name).
+    slis: SliFetchers,
     metrics: Arc<Metrics>,
     best_effort_missing_said: bool,
     /// Set by SIGHUP: reload before the next tick.
@@ -189,6 +197,50 @@ fn load_pipelines(config: &AgentConfig) -> anyhow::Result<(Option<Pipeline>, Opt
     Ok((qos, estimator))
 }
 
+/// The `[[sli]]` tables of both pipelines, one per name: both pipelines read
+/// the sample of a name, so a name declared in both must be declared alike.
+fn sli_specs(
+    config: &AgentConfig,
+    qos: Option<&Pipeline>,
+    estimator: Option<&Pipeline>,
+) -> anyhow::Result<Vec<SliSpec>> {
+    let mut out: Vec<(SliSpec, &str)> = Vec::new();
+    for pipeline in qos.into_iter().chain(estimator) {
+        for spec in pipeline.slis() {
+            match out.iter().find(|(s, _)| s.name == spec.name) {
+                None => out.push((spec.clone(), pipeline.name())),
+                Some((s, first)) if same_sli(s, spec) => {
+                    log::debug!(target: "serenity",
+                        "SLI {} is declared alike in {first} and {}: fetched once", spec.name, pipeline.name());
+                }
+                Some((_, first)) => anyhow::bail!(
+                    "{}: SLI {} is declared differently in the pipelines {first} and {}: both read \
+                     the one value handed in under that name; declare it alike or rename one",
+                    config.file.display(),
+                    spec.name,
+                    pipeline.name()
+                ),
+            }
+        }
+    }
+    Ok(out.into_iter().map(|(s, _)| s).collect())
+}
+
+/// Two `[[sli]]` tables declare the same indicator (signal ids aside, which
+/// differ between pipelines).
+fn same_sli(a: &SliSpec, b: &SliSpec) -> bool {
+    a.name == b.name
+        && a.executors == b.executors
+        && a.objective == b.objective
+        && a.direction == b.direction
+        && a.unit == b.unit
+        && a.scale == b.scale
+        && a.interval_secs == b.interval_secs
+        && a.timeout_secs == b.timeout_secs
+        && a.max_age_secs == b.max_age_secs
+        && a.source == b.source
+}
+
 /// `interval_secs`, else the QoS pipeline's, else the estimator's, else 1 s.
 fn tick_interval(
     config: &AgentConfig,
@@ -278,8 +330,15 @@ impl Agent {
                 0,
             );
         }
+        let allowance = config
+            .allowance
+            .clone()
+            .map(|a| AllowanceActuator::new(a, total_cpus));
+        let slis = SliFetchers::start(&sli_specs(&config, qos.as_ref(), estimator.as_ref())?);
         Ok(Agent {
             interval,
+            allowance,
+            slis,
             config,
             layout,
             total_cpus,
@@ -326,6 +385,7 @@ impl Agent {
         let (qos, estimator) = load_pipelines(&config)?;
         let interval = tick_interval(&config, qos.as_ref(), estimator.as_ref())?;
         let (total_cpus, total_mem_mib) = totals(&config)?;
+        let specs = sli_specs(&config, qos.as_ref(), estimator.as_ref())?;
         self.enforcer
             .set_config(config.enforcement.clone())
             .map_err(|e| anyhow::anyhow!("{}: `enforcement.state_file`: {e}", path.display()))?;
@@ -336,6 +396,18 @@ impl Agent {
             interval,
             config.enforcement.action
         );
+        if config.allowance != self.config.allowance {
+            // A new actuator starts from the new initial value; the parent's
+            // original values stay recorded by the enforcer and are restored
+            // as before.
+            self.allowance = config
+                .allowance
+                .clone()
+                .map(|a| AllowanceActuator::new(a, total_cpus));
+        }
+        // New fetchers before the old ones stop: the new pipelines start
+        // afresh, their SLIs missing until the first fetch answers.
+        self.slis = SliFetchers::start(&specs);
         self.qos = qos;
         self.estimator = estimator;
         self.interval = interval;
@@ -483,14 +555,20 @@ impl Agent {
             .filter(|g| g.kind == GroupKind::Production)
             .map(Group::path_str)
             .collect();
-        let snapshot = Snapshot::new(sampled.usage);
+        let mut usage = sampled.usage;
+        self.slis.inject(&mut usage);
+        let snapshot = Snapshot::new(usage);
 
         let mut contentions = 0;
         let mut raised = Vec::new();
         let mut qos_stopped = None;
         let mut decisions = Vec::new();
+        let mut allowance = None;
         if let Some(qos) = self.qos.as_mut() {
             let outcome = qos.tick(&snapshot);
+            if let Some(actuator) = self.allowance.as_mut() {
+                allowance = Some(actuator.tick(&mut self.enforcer, outcome.allowance));
+            }
             contentions = outcome.contentions.len();
             raised = outcome
                 .contentions
@@ -560,6 +638,7 @@ impl Agent {
             slack,
             contentions,
             &decisions,
+            allowance.as_ref(),
             errors,
             elapsed,
         );
@@ -570,6 +649,7 @@ impl Agent {
             contentions,
             qos_stopped,
             decisions,
+            allowance,
             errors,
             elapsed,
             snapshot,
@@ -584,10 +664,28 @@ impl Agent {
         slack: Option<Slack>,
         contentions: usize,
         decisions: &[Decision],
+        allowance: Option<&AllowanceChange>,
         errors: u64,
         elapsed: Duration,
     ) {
         let mut m = self.metrics.lock();
+        let now = snapshot.timestamp;
+        for status in self.slis.status() {
+            let entry = m.slis.entry(status.name.clone()).or_default();
+            entry.value = status.latest.map(|r| r.value);
+            entry.age_secs = match (status.latest, now) {
+                (Some(r), Some(now)) => Some(now - r.timestamp),
+                _ => None,
+            };
+            entry.failures_total = status.fetches_failed;
+        }
+        if let Some(a) = allowance {
+            m.allowance_cpus = Some(a.cpus);
+            m.allowance_mem_bytes = a.mem_bytes;
+            *m.allowance_steps_total
+                .entry(a.step.as_str().to_owned())
+                .or_default() += 1;
+        }
         m.ticks_total += 1;
         m.errors_total += errors;
         m.tick_seconds = elapsed.as_secs_f64();

@@ -14,8 +14,23 @@ pub fn check_file(path: &Path, overrides: &[String]) -> Result<String, Vec<Strin
     match build_pipeline(&name, &text, overrides, BuildOptions::default()) {
         Ok(p) => {
             let n = p.stages().count();
+            let slis: String = p
+                .slis()
+                .iter()
+                .map(|s| {
+                    format!(
+                        "; SLI {} of {} from {} {}, objective {} {}",
+                        s.name,
+                        s.executors.join(", "),
+                        s.source.kind(),
+                        s.source.location(),
+                        s.direction.as_str(),
+                        s.show(s.objective)
+                    )
+                })
+                .collect();
             Ok(format!(
-                "ok: {name} ({}, {n} stage{})",
+                "ok: {name} ({}, {n} stage{}{slis})",
                 p.kind().as_str(),
                 if n == 1 { "" } else { "s" }
             ))

@@ -13,6 +13,7 @@ pub mod executors;
 pub mod model;
 pub mod pipeline;
 pub mod signal;
+pub mod sli;
 pub mod stage;
 pub mod stages;
 pub mod summary;

@@ -74,6 +74,9 @@ pub struct Outcome<'a> {
     pub corrections: &'a [Correction],
     /// Set when a stage stopped the tick.
     pub stopped: Option<Stopped>,
+    /// QoS: the SLO controller's decision for the best-effort allowance
+    /// (`None` without an `slo_guard` stage, or when the tick stopped first).
+    pub allowance: Option<&'a crate::tick::Allowance>,
 }
 
 /// Everything needed to assemble a pipeline (from the configuration layer).
@@ -88,6 +91,7 @@ pub(crate) struct PipelineSetup {
     pub valve: Arc<ValveControl>,
     pub has_valve: bool,
     pub probe: Option<crate::config::ProbeSettings>,
+    pub slis: Arc<[crate::sli::SliSpec]>,
 }
 
 /// A built pipeline with its state.
@@ -104,6 +108,7 @@ pub struct Pipeline {
     valve: Arc<ValveControl>,
     has_valve: bool,
     probe: Option<crate::config::ProbeSettings>,
+    slis: Arc<[crate::sli::SliSpec]>,
     /// Hashes of the sentences logged last tick and this tick (a set: a
     /// snapshot may carry thousands of bad executors).
     said: HashSet<u64>,
@@ -146,6 +151,7 @@ impl Pipeline {
             valve: setup.valve,
             has_valve: setup.has_valve,
             probe: setup.probe,
+            slis: setup.slis,
             said: HashSet::new(),
             said_next: HashSet::new(),
             last_stop: None,
@@ -196,6 +202,12 @@ impl Pipeline {
     /// The `[probe]` settings, when the file asks the embedder to enrich usage.
     pub fn probe(&self) -> Option<&crate::config::ProbeSettings> {
         self.probe.as_ref()
+    }
+
+    /// The `[[sli]]` tables: the embedder fetches them and hands their
+    /// values in as `statistics.serenity_slis` (see [`crate::sli`]).
+    pub fn slis(&self) -> &[crate::sli::SliSpec] {
+        &self.slis
     }
 
     /// Ticks run so far.
@@ -256,8 +268,12 @@ impl Pipeline {
         state.corrections.clear();
         state.slack = None;
         state.best_effort_accounted = false;
+        state.allowance = None;
 
         self.registry.ingest(snapshot, &mut self.state.signals);
+        for m in crate::sli::fill(&self.slis, snapshot, &mut self.state.signals) {
+            self.say(log::Level::Warn, m);
+        }
         inject(&mut self.state.signals, &self.signals);
         for r in &snapshot.rejected {
             let m = format!("left out of this tick: {}", r.reason);
@@ -321,6 +337,7 @@ impl Pipeline {
             slack_total,
             contentions: &self.state.contentions,
             corrections: &self.state.corrections,
+            allowance: self.state.allowance.as_ref(),
             stopped,
         }
     }

@@ -78,6 +78,43 @@ pub struct Slack {
     pub mem_bytes: f64,
 }
 
+/// What an SLO controller asks of the best-effort allowance (the CPU and
+/// memory the node agent lets best-effort work use), after Heracles's
+/// top-level controller (docs/slo.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AllowanceStep {
+    /// Take best-effort work down to its floor now (an objective is violated).
+    Revoke,
+    /// Take a step down (the slack to an objective is below the shrink margin).
+    Shrink,
+    /// Keep it where it is.
+    Hold,
+    /// A step up is allowed (every objective has slack above the grow margin
+    /// and the node is below its load cap).
+    Grow,
+}
+
+impl AllowanceStep {
+    /// Lower-case name for output and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AllowanceStep::Revoke => "revoke",
+            AllowanceStep::Shrink => "shrink",
+            AllowanceStep::Hold => "hold",
+            AllowanceStep::Grow => "grow",
+        }
+    }
+}
+
+/// An SLO controller's decision for this tick, with the sentence saying why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Allowance {
+    /// The step.
+    pub step: AllowanceStep,
+    /// Why (which SLI, its value and slack, or the load cap).
+    pub reason: String,
+}
+
 /// The mutable results of a tick, owned by the pipeline and reused across
 /// ticks so that a steady state allocates nothing.
 #[derive(Debug, Default)]
@@ -96,6 +133,8 @@ pub struct TickState {
     /// best-effort work, so the final step must not subtract allocated
     /// revocable resources again.
     pub best_effort_accounted: bool,
+    /// Set by `slo_guard`: what the best-effort allowance should do.
+    pub allowance: Option<Allowance>,
 }
 
 /// Everything a stage sees while it runs.

@@ -37,7 +37,7 @@ type = "no_such_stage"
     assert_eq!(
         errors(text, &[]),
         vec![
-            "p.toml:2:1: `colour` = \"blue\": unknown key (the pipeline takes: description, executor_grace_ticks, interval_secs, kind, probe, stage)".to_string(),
+            "p.toml:2:1: `colour` = \"blue\": unknown key (the pipeline takes: description, executor_grace_ticks, interval_secs, kind, probe, sli, stage)".to_string(),
             "p.toml:6:9: stage 1 (ema): `alpha` = 1.5: must be greater than 0 and at most 1".to_string(),
             "p.toml:7:1: stage 1 (ema): `inptu` = \"cpu_usage\": unknown key; did you mean `input`? (this stage takes: alpha, input, mode, name, output, skip_first_sample, time_constant_secs)".to_string(),
             "p.toml:11:12: stage 2 (slack): `fraction` = \"most\": must be a number, found a string".to_string(),

@@ -76,6 +76,10 @@ pub(crate) struct Runner {
     pub(crate) last_error: String,
     /// The corrections of the last update (QoS controllers).
     pub(crate) answer: crate::qos::CorrectionList,
+    /// The fetchers of the pipeline's `[[sli]]` tables (no thread without
+    /// any): their latest readings are injected into every decoded usage;
+    /// stopped when the handle is freed.
+    pub(crate) slis: serenity_sli::SliFetchers,
     /// Per-container perf counters, when the pipeline file has a `[probe]`
     /// table with `perf = true` (Linux only).
     #[cfg(target_os = "linux")]
@@ -196,8 +200,32 @@ pub(crate) fn build(
         );
         serenity_probe::enrich::UsageEnricher::new(settings)
     });
+    if !pipeline.slis().is_empty() {
+        let names: Vec<String> = pipeline
+            .slis()
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} ({} {}, every {} s)",
+                    s.name,
+                    s.source.kind(),
+                    s.source.location(),
+                    s.interval_secs
+                )
+            })
+            .collect();
+        log::info!(
+            target: "serenity",
+            "[{}] fetches {} SLI(s) off the update path: {}",
+            pipeline.name(),
+            names.len(),
+            names.join(", ")
+        );
+    }
+    let slis = serenity_sli::SliFetchers::start(pipeline.slis());
     Ok(Object {
         runner: Handle::new(Runner {
+            slis,
             pipeline,
             counters: serenity_metrics::default(),
             last_error: String::new(),
@@ -299,15 +327,14 @@ impl Runner {
             }
         };
         match serenity_core::decode_usage(bytes) {
-            #[cfg(target_os = "linux")]
             Ok(mut usage) => {
+                #[cfg(target_os = "linux")]
                 if let Some(enricher) = self.enricher.as_mut() {
                     enricher.enrich(&mut usage);
                 }
+                self.slis.inject(&mut usage);
                 Ok(Snapshot::new(usage))
             }
-            #[cfg(not(target_os = "linux"))]
-            Ok(usage) => Ok(Snapshot::new(usage)),
             Err(e) => {
                 let detail = format!(
                     "{} bytes are not a valid mesos.ResourceUsage: {e}",

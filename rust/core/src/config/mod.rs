@@ -23,6 +23,7 @@
 
 mod error;
 pub mod reader;
+mod sli;
 mod source;
 pub mod words;
 
@@ -183,12 +184,15 @@ pub fn build_pipeline_with_stages(
     let interval_secs = top.f64("interval_secs", 1.0, reader::positive);
     top.used.push("stage".into());
     top.used.push("probe".into());
+    top.used.push("sli".into());
     // Unknown top-level keys are reported once the stages are built, so that
     // a stage key written at the top level can name the stages that take it.
     let top_known = top.known_keys();
     let top_unknown = top.unknown_keys(&[]);
     let top_errors_at = errors.len();
     let probe = read_probe(&source, &doc, &mut errors, &mut signals);
+    let slis: Arc<[crate::sli::SliSpec]> =
+        sli::read_slis(&source, &doc, &mut errors, &mut signals, interval_secs).into();
 
     let stage_tables: Vec<&toml::Spanned<DeValue<'_>>> =
         match doc.iter().find(|(k, _)| k.get_ref() == "stage") {
@@ -275,6 +279,7 @@ pub fn build_pipeline_with_stages(
         estimator_valve: options.estimator_valve.clone(),
         has_valve: false,
         stage_name: std::sync::Arc::from(""),
+        slis: slis.clone(),
     };
     let mut built = Vec::new();
     // (index, type, keys read) of every stage built, for messages about
@@ -421,6 +426,7 @@ pub fn build_pipeline_with_stages(
         valve,
         has_valve: ctx.has_valve,
         probe,
+        slis,
     }))
 }
 
@@ -449,6 +455,7 @@ fn keys_of(st: &stages::StageType) -> Vec<String> {
         estimator_valve: Some(Arc::default()),
         has_valve: false,
         stage_name: Arc::from(st.name),
+        slis: Arc::from(Vec::new()),
     };
     let _ = (st.build)(&mut r, &mut ctx);
     r.known_keys()

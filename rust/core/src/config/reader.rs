@@ -339,6 +339,40 @@ impl<'r, 'i> ParamReader<'r, 'i> {
         }
     }
 
+    /// A table of string values (`labels = { job = "web" }`), in the order
+    /// written.
+    pub fn string_table(&mut self, key: &str) -> Option<Vec<(String, String)>> {
+        let at = self.lookup(key)?;
+        match at.value {
+            DeValue::Table(t) => {
+                let mut out = Vec::new();
+                for (k, v) in t.iter() {
+                    match v.get_ref() {
+                        DeValue::String(s) => out.push((k.get_ref().to_string(), s.to_string())),
+                        other => {
+                            let m = format!(
+                                "must be a table of strings, found {} for `{}`",
+                                type_name(other),
+                                k.get_ref()
+                            );
+                            self.bad(key, &at, m);
+                            return None;
+                        }
+                    }
+                }
+                Some(out)
+            }
+            other => {
+                let m = format!(
+                    "must be a table of strings (key = \"value\"), found {}",
+                    type_name(other)
+                );
+                self.bad(key, &at, m);
+                None
+            }
+        }
+    }
+
     /// A signal the stage reads: it must be built in or written by an
     /// earlier stage.
     pub fn signal_in(&mut self, key: &str, default: &str) -> SignalId {

@@ -411,6 +411,9 @@ pub struct ResourceStatistics {
     #[serde(deserialize_with = "de::opt_f64")]
     #[prost(double, optional, tag = "1004")]
     pub serenity_io_pressure_some_secs: ::core::option::Option<f64>,
+    #[serde(deserialize_with = "de::vec_or_null")]
+    #[prost(message, repeated, tag = "1005")]
+    pub serenity_slis: ::prost::alloc::vec::Vec<SliSample>,
 }
 
 /// `mesos.DiskStatistics`.
@@ -1028,4 +1031,22 @@ pub struct UdpStatistics {
     #[serde(deserialize_with = "de::opt_i64")]
     #[prost(int64, optional, tag = "8")]
     pub ignored_multi: ::core::option::Option<i64>,
+}
+
+/// Serenity's extension message: one service-level indicator's value.
+#[derive(Clone, PartialEq, ::prost::Message, Deserialize)]
+#[serde(default)]
+pub struct SliSample {
+    /// The `[[sli]]` name.
+    #[serde(deserialize_with = "de::opt_string")]
+    #[prost(string, optional, tag = "1")]
+    pub name: ::core::option::Option<::prost::alloc::string::String>,
+    /// The value, in the unit of the SLI's objective.
+    #[serde(deserialize_with = "de::opt_f64")]
+    #[prost(double, optional, tag = "2")]
+    pub value: ::core::option::Option<f64>,
+    /// When it was measured (seconds since the Unix epoch, the clock of the statistics timestamps).
+    #[serde(deserialize_with = "de::opt_f64")]
+    #[prost(double, optional, tag = "3")]
+    pub timestamp: ::core::option::Option<f64>,
 }

@@ -38,9 +38,12 @@ mod page_hinkley;
 mod pause_estimator;
 mod ranked_victims;
 mod seniority;
+mod slo_guard;
+mod slo_scale;
+mod slo_watch;
 mod starvation;
 #[cfg(test)]
-mod testkit;
+pub(crate) mod testkit;
 
 pub use common::{best_effort_rows, ContentionFilter};
 pub use ema::{Ema, Mode as EmaMode};
@@ -70,6 +73,8 @@ pub struct BuildContext {
     pub has_valve: bool,
     /// The `name` of the stage being built.
     pub stage_name: std::sync::Arc<str>,
+    /// The pipeline's `[[sli]]` tables.
+    pub slis: Arc<[crate::sli::SliSpec]>,
 }
 
 /// Builds a stage from its parameters; problems are recorded in the reader.
@@ -167,6 +172,12 @@ pub const STAGE_TYPES: &[StageType] = &[
         build: hysteresis::build,
     },
     StageType {
+        name: "slo_scale",
+        kinds: ESTIMATOR,
+        summary: "lends nothing while a watched SLO is missing or under its shrink margin, scales the slack across the hold band",
+        build: slo_scale::build,
+    },
+    StageType {
         name: "kill_all",
         kinds: QOS,
         summary: "on contention, kill every best-effort executor",
@@ -183,6 +194,12 @@ pub const STAGE_TYPES: &[StageType] = &[
         kinds: QOS,
         summary: "one node-wide contention when production executors wait on the run queue (or stall under CPU pressure) with best-effort work running",
         build: starvation::build,
+    },
+    StageType {
+        name: "slo_guard",
+        kinds: QOS,
+        summary: "Heracles's rules on the slack to the SLOs: revoke (and contention) on a violation, shrink, hold or grow the best-effort allowance",
+        build: slo_guard::build,
     },
     StageType {
         name: "drop_detector",

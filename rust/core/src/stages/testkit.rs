@@ -91,3 +91,18 @@ pub fn clear(t: &mut SignalTable, n: &SignalNames, row: usize, name: &str) {
     let id = n.lookup(name).unwrap_or_else(|| panic!("no signal {name}"));
     t.set(row, id, None);
 }
+
+/// `snap` with an SLI sample (name, value, timestamp) added to executor `row`.
+pub fn with_sli(mut snap: Snapshot, row: usize, name: &str, value: f64, ts: f64) -> Snapshot {
+    let index = snap.executors[row].index;
+    let mut usage = snap.usage;
+    if let Some(st) = usage.executors[index].statistics.as_mut() {
+        st.serenity_slis.push(crate::model::proto::SliSample {
+            name: Some(name.into()),
+            value: Some(value),
+            timestamp: Some(ts),
+        });
+    }
+    snap = Snapshot::new(usage);
+    snap
+}
