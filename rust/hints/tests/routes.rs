@@ -349,3 +349,24 @@ fn truncated_and_corrupted_requests_are_answered_200_or_400_never_a_crash() {
     }
     assert!(answered > 800);
 }
+
+#[test]
+fn the_nodes_view_lists_every_node_with_its_summary_or_last_error() {
+    let now = Instant::now();
+    let s = service(now);
+    let r = json_of(&call(&s, "GET", "/nodes", b"", now));
+    let all = r.as_array().unwrap();
+    let names: Vec<&str> = all.iter().map(|n| n["node"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        vec!["node-gone", "node-idle", "node-noisy", "node-small"]
+    );
+    assert_eq!(all[0]["summary"], Value::Null);
+    assert_eq!(
+        all[0]["last_error"],
+        "GET http://127.0.0.1:13/summary: Connection refused"
+    );
+    assert_eq!(all[1]["summary"]["schema"], 1);
+    assert_eq!(all[1]["summary"]["slack"]["cpus"], 1.4);
+    assert_eq!(all[1]["fetched_secs_ago"], 0.0);
+}
