@@ -2,8 +2,9 @@
 //! speaks it.
 //!
 //! Checked against `k8s.io/kube-scheduler/extender/v1/types.go` and its
-//! `types_test.go` (kubernetes/kubernetes, staging, as of v1.33; unchanged
-//! since the package moved to staging in v1.19, PR #88540). Those types
+//! `types_test.go` (kubernetes/kubernetes, staging, the copy at commit
+//! 2d58ef7868e6; the package moved to staging in 2020, PR #88540, and json
+//! tags were deferred to a future v2, issue #88634). Those types
 //! carry **no json tags**, so Go's encoding/json writes the Go field names:
 //! kube-scheduler sends `{"Pod": {...}, "Nodes": {...}, "NodeNames": [...]}`
 //! and decodes answers case-insensitively (upstream's TestCompatibility
