@@ -24,12 +24,20 @@
 //! | `serenity_sli` | gauge | `sli` | the latest value of each `[[sli]]`, in its unit (after `scale`) |
 //! | `serenity_sli_age_seconds` | gauge | `sli` | seconds since that value was measured, at the last tick |
 //! | `serenity_sli_fetch_failures_total` | counter | `sli` | fetches of the SLI that failed (timeout, refused, unparsable) |
+//!
+//! The same listener serves `GET /summary`: the node summary of
+//! `serenity_core::summary` as JSON (slack, contention per signal,
+//! corrections per window, interference score, valves, age), what
+//! `serenity hints` polls (docs/hints.md).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use serenity_core::{NodeSummary, SummaryBuilder, TickRecord};
 
 use crate::http::{Handler, HttpServer, Limits, Request, Response};
 
@@ -99,13 +107,45 @@ pub struct SliMetric {
     pub failures_total: u64,
 }
 
-/// Shared, lockable metrics state.
-#[derive(Debug, Default)]
+/// Shared, lockable metrics state, and the node summary's recent ticks.
+#[derive(Debug)]
 pub struct Metrics {
     state: Mutex<MetricsState>,
+    summary: Mutex<SummaryBuilder>,
+    /// The summary's time origin (monotonic).
+    started: Instant,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics {
+            state: Mutex::default(),
+            summary: Mutex::default(),
+            started: Instant::now(),
+        }
+    }
 }
 
 impl Metrics {
+    /// Records one tick for the node summary, now.
+    pub fn record_tick(&self, tick: TickRecord) {
+        let at = self.started.elapsed().as_secs_f64();
+        self.summary
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record(at, tick);
+    }
+
+    /// The node summary now (its `age_secs` is the time since the last
+    /// tick).
+    pub fn summary(&self) -> NodeSummary {
+        let now = self.started.elapsed().as_secs_f64();
+        self.summary
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .summary(now)
+    }
+
     /// The state, for updating (a poisoned lock is recovered: metrics are
     /// never worth a panic).
     pub fn lock(&self) -> MutexGuard<'_, MetricsState> {
@@ -366,9 +406,12 @@ pub fn render(state: &MetricsState) -> String {
     out
 }
 
+/// The content type of `/summary`.
+pub const JSON: &str = "application/json";
+
 /// Answers the metrics listener's requests: `GET /metrics` (and `HEAD`)
-/// renders the last tick; `/` says where the metrics are; other paths are
-/// 404, other methods 405.
+/// renders the last tick; `GET /summary` the node summary as JSON; `/`
+/// says where they are; other paths are 404, other methods 405.
 pub fn route(metrics: &Metrics, request: &Request) -> Response {
     let read = matches!(request.method.as_str(), "GET" | "HEAD");
     match (read, request.path.as_str()) {
@@ -376,7 +419,19 @@ pub fn route(metrics: &Metrics, request: &Request) -> Response {
             content_type: CONTENT_TYPE,
             ..Response::text(200, metrics.render())
         },
-        (true, "/") => Response::text(200, "serenity agent: metrics at /metrics\n"),
+        (true, "/summary") => match serde_json::to_vec(&metrics.summary()) {
+            Ok(body) => Response {
+                status: 200,
+                content_type: JSON,
+                headers: Vec::new(),
+                body,
+            },
+            Err(e) => Response::text(500, format!("cannot encode the node summary: {e}\n")),
+        },
+        (true, "/") => Response::text(
+            200,
+            "serenity agent: metrics at /metrics, the node summary at /summary\n",
+        ),
         (true, _) => Response::text(404, "not found\n"),
         (false, _) => Response::text(405, "only GET and HEAD\n").with_header("Allow", "GET, HEAD"),
     }
@@ -446,6 +501,16 @@ mod tests {
         assert!(String::from_utf8_lossy(&scrape.body).contains("serenity_ticks_total 7\n"));
         assert_eq!(route(&metrics, &request("HEAD", "/metrics")).status, 200);
         assert_eq!(route(&metrics, &request("GET", "/")).status, 200);
+        metrics.record_tick(TickRecord {
+            corrections: 2,
+            contentions: vec![("cpu_usage".into(), "overload".into())],
+            ..TickRecord::default()
+        });
+        let summary = route(&metrics, &request("GET", "/summary"));
+        assert_eq!((summary.status, summary.content_type), (200, JSON));
+        let parsed: NodeSummary = serde_json::from_slice(&summary.body).unwrap();
+        assert_eq!((parsed.ticks, parsed.corrections[0].total), (1, 2));
+        assert!(parsed.contention.active);
         assert_eq!(route(&metrics, &request("GET", "/nope")).status, 404);
         let post = route(&metrics, &request("POST", "/metrics"));
         assert_eq!(post.status, 405);

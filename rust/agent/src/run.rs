@@ -21,7 +21,9 @@ use crate::http::HttpServer;
 use crate::metrics::{Metrics, SignalValue};
 use crate::sampling::{host_totals, Sampled, Sampler};
 use serenity_core::sli::SliSpec;
-use serenity_core::{build_pipeline, BuildOptions, Pipeline, PipelineKind, Slack, Snapshot};
+use serenity_core::{
+    build_pipeline, BuildOptions, Pipeline, PipelineKind, Slack, Snapshot, TickRecord,
+};
 use serenity_sli::SliFetchers;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -558,6 +560,7 @@ impl Agent {
         let snapshot = Snapshot::new(usage);
 
         let mut contentions = 0;
+        let mut raised = Vec::new();
         let mut qos_stopped = None;
         let mut decisions = Vec::new();
         let mut allowance = None;
@@ -567,6 +570,11 @@ impl Agent {
                 allowance = Some(actuator.tick(&mut self.enforcer, outcome.allowance));
             }
             contentions = outcome.contentions.len();
+            raised = outcome
+                .contentions
+                .iter()
+                .map(|c| (c.signal, c.detector.clone()))
+                .collect();
             qos_stopped = outcome.stopped.as_ref().map(|s| s.reason.clone());
             let targets: Vec<(PathBuf, String)> = outcome
                 .corrections
@@ -581,6 +589,15 @@ impl Agent {
                 decisions.push(self.enforcer.apply(&path, &reason));
             }
         }
+        let contended: Vec<(String, String)> = match self.qos.as_ref() {
+            Some(qos) => raised
+                .into_iter()
+                .map(|(signal, detector)| {
+                    (qos.signals().name(signal).to_owned(), detector.to_string())
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         let mut slack = self
             .estimator
             .as_mut()
@@ -625,6 +642,7 @@ impl Agent {
             errors,
             elapsed,
         );
+        self.record_summary(&groups, slack, contended, &decisions);
         TickReport {
             groups,
             slack,
@@ -726,6 +744,37 @@ impl Agent {
                 }
             }
         }
+    }
+
+    /// Feeds the node summary (`GET /summary`) with this tick.
+    fn record_summary(
+        &self,
+        groups: &[Group],
+        slack: Option<Slack>,
+        contentions: Vec<(String, String)>,
+        decisions: &[Decision],
+    ) {
+        let corrections = decisions
+            .iter()
+            .filter(|d| matches!(d.outcome, Outcome::Applied(_) | Outcome::DryRun))
+            .count() as u64;
+        let valves = self
+            .qos
+            .iter()
+            .chain(self.estimator.iter())
+            .filter(|p| p.has_valve())
+            .map(|p| (p.name().to_owned(), p.valve().is_open()))
+            .collect();
+        self.metrics.record_tick(TickRecord {
+            slack,
+            contentions,
+            corrections,
+            valves,
+            best_effort_executors: groups
+                .iter()
+                .filter(|g| g.kind == GroupKind::BestEffort)
+                .count(),
+        });
     }
 
     /// Ticks every interval until `shutdown` is set or `limit` ticks ran.

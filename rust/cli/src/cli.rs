@@ -107,6 +107,16 @@ Without --pipeline, a small built-in estimator and QoS pipeline are used.")]
 
 SIGINT or SIGTERM stops it and restores what it changed.")]
     Agent(serenity_agent::AgentArgs),
+    /// Serve scheduler hints from many nodes' summaries (docs/hints.md).
+    #[cfg(target_os = "linux")]
+    #[command(after_help = "Example:
+  serenity hints --config /etc/serenity/hints.toml
+
+Polls every configured node agent's GET /summary and answers
+kube-scheduler's extender calls (POST /filter, POST /prioritize), a JSON
+ranking for Mesos frameworks (GET|POST /ranking) and GET /metrics.
+SIGINT or SIGTERM stops it.")]
+    Hints(serenity_hints::HintsArgs),
 }
 
 /// Output formats of `replay`.

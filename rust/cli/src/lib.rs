@@ -7,7 +7,8 @@
 //! synthetic labelled traces, open or closed loop, that [`score`] grades
 //! (both thin over the `serenity-sim` crate), and
 //! [`bench`] measures the per-tick cost. `serenity agent` is the node agent
-//! of the `serenity-agent` crate (Linux only).
+//! of the `serenity-agent` crate and `serenity hints` the cluster service of
+//! `serenity-hints` (both Linux only).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -20,6 +20,11 @@ fn main() -> ExitCode {
             let shutdown = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
             serenity_agent::run(a, shutdown).map(|()| ExitCode::SUCCESS)
         }
+        #[cfg(target_os = "linux")]
+        Command::Hints(a) => {
+            let shutdown = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            serenity_hints::run(a, shutdown).map(|()| ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,

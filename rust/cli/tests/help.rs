@@ -7,7 +7,7 @@ use common::*;
 fn global_options_come_after_each_subcommands_own_options_in_help() {
     let mut subcommands = vec!["check", "replay", "record", "simulate", "score", "bench"];
     if cfg!(target_os = "linux") {
-        subcommands.push("agent");
+        subcommands.extend(["agent", "hints"]);
     }
     for sub in subcommands {
         for flag in ["-h", "--help"] {

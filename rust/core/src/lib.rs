@@ -16,6 +16,7 @@ pub mod signal;
 pub mod sli;
 pub mod stage;
 pub mod stages;
+pub mod summary;
 pub mod tick;
 pub mod valve;
 pub mod valve_request;
@@ -26,6 +27,7 @@ pub use config::{
 };
 pub use model::{decode_usage, load_trace, load_trace_bytes, Snapshot};
 pub use pipeline::{Outcome, Pipeline, PipelineKind, Stopped};
+pub use summary::{NodeSummary, SummaryBuilder, TickRecord};
 pub use tick::{Contention, Correction, Slack};
 pub use valve::ValveControl;
 pub use valve_request::{parse_valve_request, ValveRequestError};
