@@ -236,6 +236,7 @@ fn same_sli(a: &SliSpec, b: &SliSpec) -> bool {
         && a.unit == b.unit
         && a.scale == b.scale
         && a.interval_secs == b.interval_secs
+        && a.window_secs == b.window_secs
         && a.timeout_secs == b.timeout_secs
         && a.max_age_secs == b.max_age_secs
         && a.source == b.source

@@ -56,7 +56,7 @@ pub enum SliSource {
         /// Label matchers (`label = "value"`, all must match exactly).
         labels: Vec<(String, String)>,
         /// For a histogram: the quantile (0..1) computed from the increase of
-        /// its cumulative `_bucket` series since the previous scrape, as
+        /// its cumulative `_bucket` series over the last `window_secs`, as
         /// Prometheus's `histogram_quantile` over `increase` does. `None`: the
         /// sample's value is used as it is (a gauge, or a summary quantile
         /// selected with a `quantile` label).
@@ -115,6 +115,10 @@ pub struct SliSpec {
     pub scale: f64,
     /// Seconds between fetches.
     pub interval_secs: f64,
+    /// For a histogram quantile: the seconds of observations it is taken
+    /// over (the increase since the newest scrape at least this old); 0
+    /// (the default): since the previous scrape.
+    pub window_secs: f64,
     /// Seconds a fetch may take before it is abandoned.
     pub timeout_secs: f64,
     /// A value older than this at tick time is stale (missing).

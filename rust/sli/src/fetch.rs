@@ -6,11 +6,12 @@ use serenity_core::sli::{SliSource, SliSpec};
 use std::io::Read;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// What a source keeps between fetches: the previous histogram scrape, the
-/// HTTP agent (connections are reused), and what the last fetch noticed.
+/// What a source keeps between fetches: the histogram scrapes of the last
+/// `window_secs` (the oldest of them is the base of the increase), the HTTP
+/// agent (connections are reused), and what the last fetch noticed.
 #[derive(Default)]
 pub struct SourceState {
-    previous: Option<Buckets>,
+    previous: std::collections::VecDeque<(std::time::Instant, Buckets)>,
     agent: Option<(Duration, ureq::Agent)>,
     note: Option<String>,
 }
@@ -78,7 +79,7 @@ pub fn fetch_once(spec: &SliSpec, state: &mut SourceState) -> Result<Option<Read
             labels,
             quantile,
         } => http_get(spec, state, url).and_then(|(body, at)| {
-            prometheus_value(state, &body, metric, labels, *quantile)
+            prometheus_value(state, &body, metric, labels, *quantile, spec.window_secs)
                 .map(|v| v.map(|value| (value, at)))
         }),
         SliSource::Json { url, pointer } => http_get(spec, state, url)
@@ -181,6 +182,7 @@ fn prometheus_value(
     metric: &str,
     labels: &[(String, String)],
     quantile: Option<f64>,
+    window_secs: f64,
 ) -> Result<Option<f64>, Failure> {
     let text = String::from_utf8_lossy(body);
     let exposition = prometheus::parse(&text);
@@ -203,12 +205,23 @@ fn prometheus_value(
         Some(q) => {
             let current = prometheus::select_buckets(&exposition, metric, labels)
                 .map_err(|e| content(e.0))?;
-            match state.previous.replace(current.clone()) {
+            let now = std::time::Instant::now();
+            let window = secs(window_secs, Duration::ZERO);
+            // Keep the newest scrape at least `window` old (the base) and
+            // those since; with no window, the previous scrape.
+            while state.previous.len() >= 2 && state.previous[1].0 + window <= now {
+                state.previous.pop_front();
+            }
+            let base = state.previous.front().map(|(_, b)| b.clone());
+            state.previous.push_back((now, current.clone()));
+            match base {
                 None => None,
                 Some(previous) => match prometheus::quantile_of_increase(q, &previous, &current) {
                     Increase::Quantile(v) => Some(v),
                     Increase::Nothing => None,
                     Increase::Restarted(why) => {
+                        state.previous.clear();
+                        state.previous.push_back((now, current));
                         state.note = Some(format!(
                             "the histogram {metric} restarted ({why}); this scrape is the new base"
                         ));

@@ -111,6 +111,51 @@ fn histogram_p99_is_the_quantile_of_the_increase_between_scrapes() {
 }
 
 #[test]
+fn a_window_takes_the_quantile_over_every_scrape_of_the_last_window_secs() {
+    let server = TestServer::start(Behaviour::ok(histogram([0, 0, 0, 0])), 10);
+    let url = server.url("/metrics");
+    let windowed = spec(&prometheus_sli(
+        &url,
+        "quantile = 0.5\nlabels = { job = \"memcached\" }\nscale = 1000.0\ninterval_secs = 0.05\nwindow_secs = 60",
+    ));
+    let plain = spec(&prometheus_sli(
+        &url,
+        "quantile = 0.5\nlabels = { job = \"memcached\" }\nscale = 1000.0\ninterval_secs = 0.05",
+    ));
+    let (mut w, mut p) = (SourceState::new(), SourceState::new());
+    assert_eq!(fetch_once(&windowed, &mut w).unwrap(), None);
+    assert_eq!(fetch_once(&plain, &mut p).unwrap(), None);
+    // 100 slow observations (2..5 ms), then 100 fast ones (≤ 1 ms).
+    server.set(Behaviour::ok(histogram([0, 0, 100, 100])));
+    assert!(fetch_once(&windowed, &mut w).unwrap().unwrap().value > 2.0);
+    assert!(fetch_once(&plain, &mut p).unwrap().unwrap().value > 2.0);
+    server.set(Behaviour::ok(histogram([100, 100, 200, 200])));
+    let since_previous = fetch_once(&plain, &mut p).unwrap().unwrap().value;
+    let over_window = fetch_once(&windowed, &mut w).unwrap().unwrap().value;
+    // Since the previous scrape: only the fast ones; over the window, the
+    // median of all 200 is at the edge of the fast bucket.
+    assert!(since_previous <= 1.0, "{since_previous}");
+    assert!((over_window - 1.0).abs() < 1e-9, "{over_window}");
+    // A window shorter than the fetch period is refused.
+    let errors = match build_pipeline(
+        "w.toml",
+        &format!(
+            "kind = \"qos\"\n{}[[stage]]\ntype = \"slo_guard\"\n",
+            prometheus_sli(&url, "quantile = 0.5\ninterval_secs = 2\nwindow_secs = 1")
+        ),
+        &[],
+        BuildOptions::default(),
+    ) {
+        Ok(_) => panic!("a window shorter than interval_secs builds"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        errors.contains("sli.window_secs") && errors.contains("at least interval_secs"),
+        "{errors}"
+    );
+}
+
+#[test]
 fn an_ambiguous_histogram_is_an_error_naming_the_sli_and_url() {
     let server = TestServer::start(Behaviour::ok(histogram([1, 2, 3, 4])), 10);
     let url = server.url("/metrics");

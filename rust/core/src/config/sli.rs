@@ -11,6 +11,7 @@
 //! url = "http://127.0.0.1:9500/metrics"
 //! metric = "request_duration_seconds"
 //! quantile = 0.99                  # a histogram: quantile of its _bucket increase
+//! window_secs = 5.0                # ... over the last 5 s (default: since the previous fetch)
 //! labels = { job = "memcached" }
 //! scale = 1000.0                   # seconds → ms
 //! interval_secs = 1.0              # fetch period (default: the pipeline's)
@@ -140,6 +141,7 @@ fn read_one(r: &mut ParamReader<'_, '_>, interval: f64, earlier: &[SliSpec]) -> 
     let timeout_secs = r.f64("timeout_secs", 0.5, reader::positive);
     let max_age_secs = r.f64("max_age_secs", 3.0 * interval_secs, reader::positive);
     let kind = r.opt_string("source");
+    let mut window_secs = 0.0;
     let source = match kind.as_deref() {
         Some("prometheus") => {
             let url = read_url(r);
@@ -155,6 +157,15 @@ fn read_one(r: &mut ParamReader<'_, '_>, interval: f64, earlier: &[SliSpec]) -> 
                     Err("must be between 0 and 1 (exclusive), e.g. 0.99".into())
                 }
             });
+            if quantile.is_some() {
+                window_secs = r.opt_f64("window_secs", reader::positive).unwrap_or(0.0);
+                if window_secs > 0.0 && window_secs < interval_secs {
+                    r.problem(
+                        Some("window_secs"),
+                        format!("must be at least interval_secs ({interval_secs}): the quantile is taken between two fetches at least"),
+                    );
+                }
+            }
             Some(SliSource::Prometheus {
                 url: url?,
                 metric: metric?,
@@ -226,6 +237,7 @@ fn read_one(r: &mut ParamReader<'_, '_>, interval: f64, earlier: &[SliSpec]) -> 
         unit,
         scale,
         interval_secs,
+        window_secs,
         timeout_secs,
         max_age_secs,
         source: source?,
