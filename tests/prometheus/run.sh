@@ -192,9 +192,16 @@ fi
 # [total] cpus = 0.25: the two busy groups overload a quarter CPU whatever
 # else the host runs, so qos-agent.toml's `overload` stage raises a
 # contention within a few ticks and the dry run logs a correction.
+# The estimator is the shipped one plus an [[sli]] read from a file, and the
+# agent manages a best-effort allowance (dry run: tracked, never written),
+# so that the SLI and allowance metrics have series for the dashboard.
+echo 0.5 >"$work/web-p99-ms"
+{ cat "$repo/pipelines/estimator.toml"
+  printf '\n[[sli]]\nname = "web_p99"\nexecutors = ["web"]\nsource = "file"\npath = "%s"\nunit = "ms"\nobjective = 2.0\nmax_age_secs = 3600\n' "$work/web-p99-ms"
+} >"$work/estimator-sli.toml"
 cat >"$work/agent.toml" <<EOF
 qos = "$repo/pipelines/qos-agent.toml"
-estimator = "$repo/pipelines/estimator.toml"
+estimator = "$work/estimator-sli.toml"
 interval_secs = 1.0
 
 [cgroups]
@@ -212,6 +219,11 @@ listen = "127.0.0.1:0"
 
 [enforcement]
 action = "freeze"
+
+[allowance]
+cpus_floor = 0.05
+mem_floor_mib = 64
+mem_ceiling_mib = 256
 EOF
 (cd "$work" && exec "$serenity" agent -v --config "$work/agent.toml") >"$work/agent.log" 2>&1 &
 agent_pid=$!
