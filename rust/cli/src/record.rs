@@ -56,6 +56,7 @@
 use crate::cli::RecordArgs;
 use anyhow::Context;
 use serde_json::{json, Map, Value};
+use serenity_core::model::json_kind;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
@@ -117,7 +118,7 @@ impl Resources {
             log::warn!(
                 "{}: expected an object of resources, got {}; no resources read",
                 what(),
-                kind(v)
+                json_kind(v)
             );
             return out;
         };
@@ -158,7 +159,7 @@ impl Resources {
                 other => log::warn!(
                     "{}: `{k}` is {}, not a resource value; left out",
                     what(),
-                    kind(other)
+                    json_kind(other)
                 ),
             }
         }
@@ -214,18 +215,6 @@ impl Resources {
     }
 }
 
-/// A JSON value's kind, for error messages.
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 /// A non-empty string at `key`.
 fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
@@ -240,7 +229,7 @@ fn array_at<'a>(v: &'a Value, key: &str, what: &dyn Fn() -> String) -> Result<&'
         Some(other) => Err(format!(
             "{}: `{key}` is {}, expected an array",
             what(),
-            kind(other)
+            json_kind(other)
         )),
     }
 }
@@ -288,13 +277,13 @@ pub fn merge(statistics: &Value, state: &Value) -> Result<Value, String> {
     let stats = statistics.as_array().ok_or_else(|| {
         format!(
             "/monitor/statistics returned {}, expected a JSON array of executors",
-            kind(statistics)
+            json_kind(statistics)
         )
     })?;
     if !state.is_object() {
         return Err(format!(
             "/state returned {}, expected a JSON object",
-            kind(state)
+            json_kind(state)
         ));
     }
     let total = state.get("resources").ok_or(
@@ -303,7 +292,7 @@ pub fn merge(statistics: &Value, state: &Value) -> Result<Value, String> {
     if !total.is_object() {
         return Err(format!(
             "/state: `resources` (the agent's total) is {}, expected an object",
-            kind(total)
+            json_kind(total)
         ));
     }
     let total = Resources::parse(total, &|| "/state: `resources` (the agent's total)".into());
@@ -319,7 +308,7 @@ pub fn merge(statistics: &Value, state: &Value) -> Result<Value, String> {
         match entry.get("statistics") {
             Some(Value::Object(_)) => {}
             Some(other) => {
-                log::warn!("/monitor/statistics: executor {eid} (framework {fid}): `statistics` is {}, expected an object; recorded without statistics", kind(other));
+                log::warn!("/monitor/statistics: executor {eid} (framework {fid}): `statistics` is {}, expected an object; recorded without statistics", json_kind(other));
                 continue;
             }
             None => {

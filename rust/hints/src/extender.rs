@@ -26,6 +26,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::Value;
+use serenity_core::model::json_kind;
 use std::collections::{BTreeMap, HashMap};
 
 /// A `v1.NodeList` as kube-scheduler sent it: its items kept as raw JSON
@@ -81,7 +82,7 @@ fn field<'a>(object: &'a RawObject, key: &str) -> Option<&'a RawValue> {
 
 /// The kind of the JSON text `raw`, for messages.
 fn kind_of(raw: &str) -> &'static str {
-    serde_json::from_str::<Value>(raw).map_or("invalid JSON", |v| kind(&v))
+    serde_json::from_str::<Value>(raw).map_or("invalid JSON", |v| json_kind(&v))
 }
 
 fn is_null(raw: &RawValue) -> bool {
@@ -152,7 +153,7 @@ pub fn parse_args(body: &[u8]) -> Result<ExtenderArgs, String> {
                 .map_err(|e| format!("the body is not JSON (ExtenderArgs expected): {e}"))?;
             return Err(format!(
                 "ExtenderArgs must be a JSON object, not {}",
-                kind(&value)
+                json_kind(&value)
             ));
         }
     };
@@ -163,7 +164,7 @@ pub fn parse_args(body: &[u8]) -> Result<ExtenderArgs, String> {
             Ok(other) => {
                 return Err(format!(
                     "ExtenderArgs.Pod must be a v1.Pod object, not {}",
-                    kind(&other)
+                    json_kind(&other)
                 ))
             }
             Err(e) => return Err(format!("ExtenderArgs.Pod: {e}")),
@@ -191,7 +192,7 @@ pub fn parse_args(body: &[u8]) -> Result<ExtenderArgs, String> {
                     other => {
                         return Err(format!(
                             "ExtenderArgs.NodeNames[{i}] must be a string, not {}",
-                            kind(&other)
+                            json_kind(&other)
                         ))
                     }
                 }
@@ -211,18 +212,6 @@ pub fn parse_args(body: &[u8]) -> Result<ExtenderArgs, String> {
         nodes,
         node_names,
     })
-}
-
-/// A JSON value's kind, for messages.
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// The passing part of a [`NodeList`], written back as a `v1.NodeList`.

@@ -242,14 +242,7 @@ fn prometheus_value(
 
 /// A short description of a JSON value for messages.
 fn describe(v: &serde_json::Value) -> String {
-    let kind = match v {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::Object(_) => "an object",
-    };
+    let kind = serenity_core::model::json_kind(v);
     let text = serde_json::to_string(v).unwrap_or_default();
     format!("{kind}, {}", quote(&text))
 }

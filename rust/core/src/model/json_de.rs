@@ -201,3 +201,16 @@ where
     }
     d.deserialize_any(ListVisitor(std::marker::PhantomData))
 }
+
+/// A JSON value's kind with its article ("a number", "null"), for messages
+/// that say what was found instead of what was wanted.
+pub fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}

@@ -7,6 +7,7 @@ pub mod proto;
 mod snapshot;
 mod trace;
 
+pub use json_de::json_kind;
 pub use snapshot::{ExecutorKey, ExecutorView, Rejection, Snapshot, MIB};
 pub use trace::{
     decode_usage, load_trace, load_trace_bytes, trace_text, DecodeError, TraceFormat, TRACE_SHAPES,
