@@ -197,5 +197,32 @@ Future<Response> valveRequest(
   return OK(tag + (open ? ": Enabled. " : ": Disabled. ") + describe() + "\n");
 }
 
+
+const char SUMMARY_HELP[] =
+  "GET: the node summary as JSON, the same from both Serenity modules "
+  "(one per agent): the slack last answered, the last tick's contentions "
+  "per signal, corrections over the last 1, 5 and 15 minutes per reason, "
+  "the interference score, the valves and the age of the data. The "
+  "contract, and the hints service that polls it, are in docs/hints.md.";
+
+
+Future<Response> summaryRequest(const Request& request)
+{
+  if (request.method != "GET") {
+    return MethodNotAllowed({"GET"}, request.method);
+  }
+
+  string json;
+  serenity::Status status = serenity::nodeSummary(&json);
+  if (!status.ok()) {
+    return process::http::InternalServerError(
+        "cannot read the node summary: " + status.message() + "\n");
+  }
+
+  OK response(json);
+  response.headers["Content-Type"] = "application/json";
+  return response;
+}
+
 } // namespace agent {
 } // namespace serenity {

@@ -1,5 +1,6 @@
 // What the two Serenity Mesos modules share: module parameters, routing the
-// library's log to glog, the ABI check, the /valve HTTP route, and the
+// library's log to glog, the ABI check, the /valve and /summary HTTP
+// routes, and the
 // serialization of the agent's ResourceUsage.
 
 #ifndef __SERENITY_MESOS_SERENITY_COMMON_HPP__
@@ -28,6 +29,13 @@ namespace agent {
 // /valve routes change state, so they sit in it: with
 // --authenticate_http_readwrite the agent's authenticator guards them.
 constexpr char READWRITE_HTTP_AUTHENTICATION_REALM[] = "mesos-agent-readwrite";
+
+// The agent's realm for read-only endpoints (READONLY_HTTP_AUTHENTICATION_
+// REALM): /summary only reads, so --authenticate_http_readonly guards it.
+constexpr char READONLY_HTTP_AUTHENTICATION_REALM[] = "mesos-agent-readonly";
+
+// The help text of both modules' /summary routes.
+extern const char SUMMARY_HELP[];
 
 
 // The module parameters from modules.json.
@@ -87,6 +95,14 @@ process::Future<process::http::Response> valveRequest(
     const std::string& tag,
     const std::function<serenity::Status(bool)>& set,
     const std::function<Option<serenity::ValveState>()>& state);
+
+
+// A /summary request: GET only (405 otherwise); answers the library's node
+// summary (serenity::nodeSummary) as application/json, 500 when it cannot
+// be read. Both modules serve the same summary: the library keeps one per
+// process, fed by the estimator and the QoS controller.
+process::Future<process::http::Response> summaryRequest(
+    const process::http::Request& request);
 
 } // namespace agent {
 } // namespace serenity {

@@ -108,6 +108,11 @@ protected:
             "holds it closed while it corrects, and no open cancels "
             "that."),
         &Self::valve);
+    route(
+        "/summary",
+        READONLY_HTTP_AUTHENTICATION_REALM,
+        SUMMARY_HELP,
+        &Self::summary);
   }
 
 private:
@@ -153,6 +158,13 @@ private:
     }
     last = slack;
     return toResources(slack);
+  }
+
+  Future<Response> summary(
+      const Request& request,
+      const Option<process::http::authentication::Principal>&)
+  {
+    return summaryRequest(request);
   }
 
   Future<Response> valve(

@@ -94,6 +94,11 @@ protected:
             "work may hurt production work. Opening an open valve "
             "changes nothing."),
         &Self::valve);
+    route(
+        "/summary",
+        READONLY_HTTP_AUTHENTICATION_REALM,
+        SUMMARY_HELP,
+        &Self::summary);
   }
 
 private:
@@ -203,6 +208,13 @@ private:
     ++metrics.errors;
     LOG(WARNING) << "Serenity QoS controller: no corrections this round: "
                  << message;
+  }
+
+  Future<Response> summary(
+      const Request& request,
+      const Option<process::http::authentication::Principal>&)
+  {
+    return summaryRequest(request);
   }
 
   Future<Response> valve(

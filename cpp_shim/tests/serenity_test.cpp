@@ -456,3 +456,43 @@ TEST(ValveRequest, TheLibraryParserReadsQueryThenBodyAndSaysWhyItRefuses)
       SERENITY_RESULT_INVALID_REQUEST,
       serenity::parseValveRequest("", withNul, &open).code());
 }
+
+
+namespace {
+
+// The number after `"key":` in a JSON text, or -1.
+long long jsonNumber(const string& json, const string& key)
+{
+  const string needle = "\"" + key + "\":";
+  size_t at = json.find(needle);
+  if (at == string::npos) {
+    return -1;
+  }
+  return std::stoll(json.substr(at + needle.size()));
+}
+
+} // namespace {
+
+
+TEST(NodeSummary, QoSTicksAreCountedWithTheirContentionsAndKills)
+{
+  string before;
+  ASSERT_TRUE(serenity::nodeSummary(&before).ok());
+  EXPECT_EQ(0u, before.find("{\"schema\":1,")) << before;
+  long long ticks = jsonNumber(before, "ticks");
+  ASSERT_GE(ticks, 0) << before;
+
+  QoSController q = QoSController::fromText("summary-qos.toml", QOS_TOML);
+  vector<Correction> corrections;
+  ASSERT_TRUE(q.update(tickA(), &corrections).ok());
+  ASSERT_TRUE(q.update(tickB(), &corrections).ok());
+  ASSERT_EQ(1u, corrections.size());
+
+  string after;
+  ASSERT_TRUE(serenity::nodeSummary(&after).ok());
+  EXPECT_EQ(ticks + 2, jsonNumber(after, "ticks")) << after;
+  EXPECT_NE(string::npos, after.find("\"active\":true")) << after;
+  EXPECT_NE(string::npos, after.find("\"detectors\":[\"overload\"]")) << after;
+  EXPECT_NE(string::npos, after.find("\"reasons\":{\"overload\":")) << after;
+  EXPECT_EQ('}', after.back()) << "the whole text, not a truncated one";
+}

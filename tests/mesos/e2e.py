@@ -355,6 +355,7 @@ def run_main(args, res, work, cgroups_root):
     cluster = Cluster(args, work, cgroups_root, modules, "main")
     sched = None
     recorder = None
+    hints = None
     try:
         up = wait_until(cluster.registered, 90)
         if not res.check("agent with both modules registers with the master", bool(up),
@@ -417,6 +418,9 @@ def run_main(args, res, work, cgroups_root):
                   "offered %.3f cpus{REV}, estimated %.3f" % (offered, slack_now))
         res.figure("revocable cpus offered vs estimated", (round(offered, 3), round(slack_now, 3)))
         sched.give_back(rev_offers)  # for the antagonist
+
+        # --- the node summary routes and the hints service ------------------
+        hints = check_summary_routes(args, res, work, cluster)
 
         # --- a steady estimate (defect 2) -----------------------------------
         time.sleep(2 * ESTIMATOR_INTERVAL)
@@ -585,6 +589,12 @@ def run_main(args, res, work, cgroups_root):
                   and sched.last_status("prod")["state"] == "TASK_RUNNING",
                   "states %s" % prod)
 
+        if interfered:
+            check_summary_after_kill(res, cluster, hints)
+        else:
+            res.skip("the summary counts the QoS controller's kill, and the hints service "
+                     "polled it", "no interference happened (above)")
+
         # --- the module's own perf counters ---------------------------------
         opened = [l for l in log.splitlines() if "perf counters open on its perf_event group" in l]
         under_root = [l for l in opened if "/%s/" % cgroups_root in l]
@@ -618,9 +628,86 @@ def run_main(args, res, work, cgroups_root):
     finally:
         if recorder is not None:
             recorder.kill()
+        if hints is not None:
+            hints.stop()
         if sched is not None:
             sched.teardown()
         cluster.stop()
+
+
+def check_summary_routes(args, res, work, cluster):
+    """Both modules serve the process's node summary at /<module>/summary;
+    starts `serenity hints` polling it through the QoS module's prefix and
+    returns that process (its URL in .url)."""
+    routes = {m: cluster.agent_url + "/serenity-%s/summary" % m for m in ("estimator", "qos")}
+
+    def agreed():
+        est = get_json(routes["estimator"])
+        slack = cluster.metrics().get("serenity/estimator/slack_cpus")
+        if est.get("slack") and abs(est["slack"]["cpus"] - slack) <= 0.0011:
+            return est, get_json(routes["qos"]), slack
+        return None
+
+    got = wait_until(agreed, 10, interval=0.5)
+    est, qos, slack = got if got else (None, None, None)
+    res.check("both modules serve one node summary whose slack is the estimator's",
+              bool(got) and est["schema"] == 1 and qos["schema"] == 1
+              and qos["ticks"] >= est["ticks"] > 0 and len(est["valves"]) == 2
+              and est["valve_open"] and est["age_secs"] is not None
+              and est["age_secs"] < 2 * QOS_INTERVAL + 1,
+              "estimator route %s; QoS route %s; estimator metric %s" % (
+                  json.dumps(est)[:400], json.dumps(qos)[:200], slack))
+    status, _ = http("POST", routes["qos"], body="x=1", auth=True)
+    ctype = None
+    try:
+        with urllib.request.urlopen(routes["qos"], timeout=10) as r:
+            ctype = r.headers.get("Content-Type")
+    except OSError as e:
+        ctype = "error: %s" % e
+    res.check("/summary answers application/json to GET and 405 to POST",
+              status == 405 and ctype == "application/json",
+              "POST answered %d, GET's Content-Type %s" % (status, ctype))
+
+    port = free_port()
+    config = os.path.join(work, "hints.toml")
+    with open(config, "w") as f:
+        f.write('listen = "127.0.0.1:%d"\npoll_interval_secs = 0.5\ntimeout_secs = 2.0\n'
+                'stale_after_secs = 10\n[filter]\nmin_slack_cpus = 0.1\n'
+                '[[node]]\nname = "mesos-agent"\nurl = "%s/serenity-qos"\n'
+                % (port, cluster.agent_url))
+    hints = Process("hints", [args.serenity, "hints", "--config", config],
+                    os.path.join(work, "hints.log"))
+    hints.url = "http://127.0.0.1:%d" % port
+    return hints
+
+
+def check_summary_after_kill(res, cluster, hints):
+    """After the QoS controller's kill: the summary counts it, with the
+    detector that raised the contention as its reason, and the hints
+    service, polling the agent's module route, sees the same."""
+    summary = get_json(cluster.agent_url + "/serenity-qos/summary")
+    window = summary["corrections"][1]  # the last 5 minutes: the whole run's kills
+    kills = cluster.metrics().get("serenity/qos/corrections", 0)
+    res.check("the node summary counts the QoS controller's kills per reason",
+              window["total"] >= 1 and window["total"] == kills
+              and all(r != "unattributed" for r in window["reasons"])
+              and summary["interference"]["score"] > 0,
+              "last 5 minutes %s, serenity/qos/corrections %s, interference %s" % (
+                  window, kills, summary["interference"]))
+
+    def polled():
+        nodes = get_json(hints.url + "/nodes")
+        node = nodes[0] if nodes else {}
+        s = node.get("summary") or {}
+        if s.get("corrections") and s["corrections"][1]["total"] >= 1:
+            return node
+        return None
+
+    node = wait_until(polled, 15, interval=0.5)
+    res.check("the hints service polls the Mesos agent's module route and sees the kill",
+              bool(node) and node.get("last_error") is None,
+              json.dumps(node)[:400] if node else "no summary with the kill in 15 s; "
+              "hints log: %s" % hints.text()[-800:])
 
 
 def compare_record(args, res, work, record_out, est, qos, est_overrides, live_log, steady_end):

@@ -540,6 +540,32 @@ inline Status parseValveRequest(
   return Status(r, std::string(message.data()));
 }
 
+// The process's node summary (serenity_node_summary) as JSON, the contract
+// of docs/hints.md: the last slack answered, contention per signal,
+// corrections per window and reason, the interference score, the valves,
+// the age of the data. Every estimator and QoS controller of the process
+// feeds it. The text changes from call to call (its age), so the buffer
+// gets room to spare and is grown while the text does not fit.
+inline Status nodeSummary(std::string* json)
+{
+  size_t length = 0;
+  serenity_result r = serenity_node_summary(nullptr, 0, &length);
+  for (int attempt = 0; r == SERENITY_RESULT_OK && attempt < 4; ++attempt) {
+    std::vector<char> buffer(length + 256, '\0');
+    r = serenity_node_summary(buffer.data(), buffer.size(), &length);
+    if (r == SERENITY_RESULT_OK && length < buffer.size()) {
+      json->assign(buffer.data(), length);
+      return Status();
+    }
+  }
+  if (r != SERENITY_RESULT_OK) {
+    return Status::of(r);
+  }
+  return Status(
+      SERENITY_RESULT_TOO_LARGE,
+      "the node summary kept growing while it was read");
+}
+
 } // namespace serenity {
 
 #endif // __SERENITY_SERENITY_HPP__

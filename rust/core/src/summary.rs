@@ -4,9 +4,11 @@
 //!
 //! A [`SummaryBuilder`] is fed one [`TickRecord`] per tick (times are the
 //! caller's seconds on any monotonic scale: this crate has no clock) and
-//! keeps the ticks of the longest window, [`WINDOWS_SECS`]`[2]`, bounded
-//! also by [`MAX_TICKS`]. [`SummaryBuilder::summary`] answers, at a given
-//! time:
+//! keeps the ticks of the longest window, [`WINDOWS_SECS`]`[2]`, counted in
+//! one-second buckets, so its memory does not depend on the tick rate (at
+//! most [`MAX_BUCKETS`] buckets). A window counts every bucket it overlaps,
+//! so it reaches back up to one second further than its length.
+//! [`SummaryBuilder::summary`] answers, at a given time:
 //!
 //! - the last advertised slack (cpus, memory), or none without an estimator;
 //! - the last tick's contentions, per watched signal, with the detectors
@@ -40,9 +42,9 @@ pub const INTERFERENCE_WINDOW_SECS: f64 = 300.0;
 /// half of the interference score saturates.
 pub const INTERFERENCE_CORRECTIONS_SATURATION: f64 = 10.0;
 
-/// Ticks kept at most (a 10 ms tick over 15 minutes); older ones are
-/// dropped first.
-pub const MAX_TICKS: usize = 90_000;
+/// One-second buckets kept at most: the longest window and the second in
+/// progress.
+pub const MAX_BUCKETS: usize = WINDOWS_SECS[WINDOWS_SECS.len() - 1] as usize + 1;
 
 /// The reason of corrections decided in a tick without a contention.
 pub const UNATTRIBUTED: &str = "unattributed";
@@ -149,18 +151,20 @@ pub struct NodeSummary {
     pub best_effort_executors: usize,
 }
 
+/// The ticks of one second, `[second, second + 1)`.
 #[derive(Debug, Clone)]
-struct TickEntry {
-    at: f64,
-    contended: bool,
-    corrections: u64,
-    reason: String,
+struct Bucket {
+    second: f64,
+    ticks: u64,
+    contended: u64,
+    /// Corrections per reason (few: one entry per distinct reason).
+    corrections: Vec<(String, u64)>,
 }
 
 /// Keeps the recent ticks of one node and answers its [`NodeSummary`].
 #[derive(Debug, Default)]
 pub struct SummaryBuilder {
-    ticks: VecDeque<TickEntry>,
+    buckets: VecDeque<Bucket>,
     ticks_total: u64,
     last_at: Option<f64>,
     last: TickRecord,
@@ -181,37 +185,47 @@ impl SummaryBuilder {
             Some(last) if at.partial_cmp(&last).is_none_or(|o| o.is_lt()) => last,
             _ => at,
         };
-        let mut detectors: Vec<&str> = tick.contentions.iter().map(|(_, d)| d.as_str()).collect();
-        detectors.sort_unstable();
-        detectors.dedup();
-        let reason = if detectors.is_empty() {
-            UNATTRIBUTED.to_owned()
-        } else {
-            detectors.join("+")
-        };
-        self.ticks.push_back(TickEntry {
-            at,
-            contended: !tick.contentions.is_empty(),
-            corrections: tick.corrections,
-            reason,
-        });
+        let second = at.floor();
+        if self.buckets.back().is_none_or(|b| b.second != second) {
+            self.buckets.push_back(Bucket {
+                second,
+                ticks: 0,
+                contended: 0,
+                corrections: Vec::new(),
+            });
+        }
         let horizon = at - WINDOWS_SECS[WINDOWS_SECS.len() - 1];
-        while self
-            .ticks
-            .front()
-            .is_some_and(|t| t.at <= horizon || self.ticks.len() > MAX_TICKS)
+        while self.buckets.len() > MAX_BUCKETS
+            || self
+                .buckets
+                .front()
+                .is_some_and(|b| b.second + 1.0 <= horizon)
         {
-            self.ticks.pop_front();
+            self.buckets.pop_front();
+        }
+        if let Some(bucket) = self.buckets.back_mut() {
+            bucket.ticks += 1;
+            bucket.contended += u64::from(!tick.contentions.is_empty());
+            if tick.corrections > 0 {
+                let reason = reason_of(&tick.contentions);
+                match bucket.corrections.iter_mut().find(|(r, _)| *r == reason) {
+                    Some((_, n)) => *n += tick.corrections,
+                    None => bucket.corrections.push((reason, tick.corrections)),
+                }
+            }
         }
         self.ticks_total += 1;
         self.last_at = Some(at);
         self.last = tick;
     }
 
-    /// Ticks within `window` seconds of the last tick.
-    fn within(&self, window: f64) -> impl Iterator<Item = &TickEntry> {
+    /// Buckets that overlap the `window` seconds up to the last tick.
+    fn within(&self, window: f64) -> impl Iterator<Item = &Bucket> {
         let since = self.last_at.unwrap_or(0.0) - window;
-        self.ticks.iter().rev().take_while(move |t| t.at > since)
+        self.buckets
+            .iter()
+            .rev()
+            .take_while(move |b| b.second + 1.0 > since)
     }
 
     /// The summary at `now` seconds (the same scale as [`record`]'s).
@@ -242,9 +256,9 @@ impl SummaryBuilder {
             .map(|&window_secs| {
                 let mut reasons = BTreeMap::new();
                 let mut total = 0;
-                for t in self.within(window_secs).filter(|t| t.corrections > 0) {
-                    total += t.corrections;
-                    *reasons.entry(t.reason.clone()).or_default() += t.corrections;
+                for (reason, n) in self.within(window_secs).flat_map(|b| &b.corrections) {
+                    total += n;
+                    *reasons.entry(reason.clone()).or_default() += n;
                 }
                 CorrectionWindow {
                     window_secs,
@@ -275,10 +289,10 @@ impl SummaryBuilder {
 
     fn interference(&self) -> Interference {
         let (mut ticks, mut contended, mut corrections) = (0u64, 0u64, 0u64);
-        for t in self.within(INTERFERENCE_WINDOW_SECS) {
-            ticks += 1;
-            contended += u64::from(t.contended);
-            corrections += t.corrections;
+        for b in self.within(INTERFERENCE_WINDOW_SECS) {
+            ticks += b.ticks;
+            contended += b.contended;
+            corrections += b.corrections.iter().map(|(_, n)| n).sum::<u64>();
         }
         let contended_fraction = if ticks == 0 {
             0.0
@@ -292,6 +306,19 @@ impl SummaryBuilder {
             corrections,
             window_secs: INTERFERENCE_WINDOW_SECS,
         }
+    }
+}
+
+/// The reason of a tick's corrections: its detectors, sorted, each once,
+/// `+`-joined; [`UNATTRIBUTED`] without any.
+fn reason_of(contentions: &[(String, String)]) -> String {
+    let mut detectors: Vec<&str> = contentions.iter().map(|(_, d)| d.as_str()).collect();
+    detectors.sort_unstable();
+    detectors.dedup();
+    if detectors.is_empty() {
+        UNATTRIBUTED.to_owned()
+    } else {
+        detectors.join("+")
     }
 }
 
@@ -384,13 +411,40 @@ mod tests {
     }
 
     #[test]
-    fn ticks_older_than_the_longest_window_are_dropped() {
+    fn seconds_older_than_the_longest_window_are_dropped() {
         let mut b = SummaryBuilder::new();
         for i in 0..2000 {
             b.record(f64::from(i), TickRecord::default());
         }
-        assert_eq!(b.ticks.len(), 900);
+        // 1099 ..= 1999: the 900 s window back from 1999 overlaps 1099.
+        assert_eq!(b.buckets.len(), 901);
         assert_eq!(b.summary(1999.0).ticks, 2000);
+    }
+
+    #[test]
+    fn memory_does_not_grow_with_the_tick_rate() {
+        let mut b = SummaryBuilder::new();
+        // A 1 ms tick for 20 minutes, a kill every 1000th tick.
+        for i in 0..1_200_000u32 {
+            let tick = if i % 1000 == 0 {
+                contended(1)
+            } else {
+                TickRecord::default()
+            };
+            b.record(f64::from(i) / 1000.0, tick);
+        }
+        assert!(b.buckets.len() <= MAX_BUCKETS, "{}", b.buckets.len());
+        let s = b.summary(1200.0);
+        assert_eq!(s.ticks, 1_200_000);
+        // The last minute: 60 seconds of one kill each (plus the overlapped
+        // second at the window's start).
+        assert!(
+            (60..=61).contains(&s.corrections[0].total),
+            "{:?}",
+            s.corrections[0]
+        );
+        assert!((300..=301).contains(&s.interference.corrections));
+        assert!((s.interference.contended_fraction - 0.001).abs() < 1e-4);
     }
 
     #[test]

@@ -370,6 +370,25 @@ void serenity_estimator_free(struct serenity_estimator *estimator);
 // this library, and must not unwind.
 serenity_result serenity_set_log_callback(serenity_log_callback callback, void *user_data, uint32_t max_level);
 
+// Copies the process's node summary, JSON (the contract of docs/hints.md:
+// slack, contention per signal, corrections per window and reason, the
+// interference score, valves, the age of the data), into `buf`,
+// NUL-terminated and truncated to `buf_len` bytes, and writes its full
+// length (without the NUL) to `*len_out` when not NULL. With a NULL `buf`
+// (or `buf_len` 0) only the length is reported. The text changes from call
+// to call (its `age_secs` at least), so give the buffer room to spare and
+// call again with a larger one while `*len_out` >= `buf_len`.
+//
+// Every estimator and QoS controller of the process feeds the one summary
+// (the Mesos agent loads one of each): estimator ticks set the slack, QoS
+// controller ticks record the ticks (estimator ticks do while no QoS
+// controller exists). `age_secs` is null before the first tick.
+//
+// # Safety
+// `buf` is NULL or valid for `buf_len` bytes of writes; `len_out` is NULL
+// or valid for a write.
+serenity_result serenity_node_summary(char *buf, size_t buf_len, size_t *len_out);
+
 // Creates a QoS controller from a pipeline file (`kind = "qos"`), with
 // overrides. Results and ownership as `serenity_estimator_new_from_file`.
 //

@@ -29,6 +29,7 @@ pub mod estimator;
 mod handle;
 mod input;
 pub mod log;
+pub mod node;
 pub mod panic;
 mod pipeline;
 pub mod qos;

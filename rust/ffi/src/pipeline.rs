@@ -92,6 +92,8 @@ pub(crate) struct Object {
     pub(crate) runner: Handle<Runner>,
     pub(crate) valve: Arc<ValveControl>,
     pub(crate) has_valve_stage: bool,
+    /// The pipeline's place in the process's node summary (left on free).
+    _node: crate::node::Membership,
 }
 
 /// What went wrong creating a pipeline: the code and the error object.
@@ -223,6 +225,7 @@ pub(crate) fn build(
         );
     }
     let slis = serenity_sli::SliFetchers::start(pipeline.slis());
+    let node = crate::node::Membership::join(&pipeline, &valve);
     Ok(Object {
         runner: Handle::new(Runner {
             slis,
@@ -235,6 +238,7 @@ pub(crate) fn build(
         }),
         valve,
         has_valve_stage,
+        _node: node,
     })
 }
 

@@ -208,9 +208,11 @@ pub unsafe extern "C" fn serenity_qos_update(
         let outcome = runner.pipeline.tick(&snapshot);
         let stopped = outcome.stopped.is_some();
         let contentions = outcome.contentions.len();
+        let raised = crate::node::Raised::of(outcome.contentions);
         runner.answer.fill(&snapshot, outcome.corrections);
         runner.count_tick(stopped, contentions);
         let n = runner.answer.views.len();
+        crate::node::qos_ticked(&runner.pipeline, &snapshot, raised, n);
         runner.counters.last_corrections = n as u64;
         runner.counters.corrections_total += n as u64;
         for c in &runner.answer.strings {

@@ -21,6 +21,10 @@
 //! [[node]]
 //! name = "node-a"                # the Kubernetes node name (or Mesos agent id)
 //! url = "http://10.0.0.5:9464"   # the node agent's listener (GET /summary)
+//!
+//! [[node]]
+//! name = "agent-7"
+//! url = "http://10.0.0.7:5051/serenity-qos"  # a Mesos agent's Serenity module
 //! ```
 //!
 //! Every problem is reported at once, one line each:
@@ -283,12 +287,14 @@ impl HintsConfig {
                 p.at("node.name", &n.name, "names another node already");
             }
             let url = n.url.get_ref().trim_end_matches('/');
-            let host = url.strip_prefix("http://").unwrap_or("");
-            if host.is_empty() || host.contains('/') {
+            let rest = url.strip_prefix("http://").unwrap_or("");
+            let host = rest.split('/').next().unwrap_or("");
+            if host.is_empty() || rest.contains(['?', '#']) {
                 p.at(
                     "node.url",
                     &n.url,
-                    "must be `http://host:port` (the node agent's listener, no path)",
+                    "must be `http://host:port` (a node agent's listener) or \
+                     `http://host:port/serenity-qos` (a Mesos agent's Serenity module)",
                 );
             }
             nodes.push(NodeConfig {
@@ -339,6 +345,17 @@ mod tests {
     }
 
     #[test]
+    fn a_mesos_module_prefix_is_a_node_url_but_a_query_is_not() {
+        let c = parse("[[node]]\nname = \"m\"\nurl = \"http://10.0.0.7:5051/serenity-qos/\"\n")
+            .unwrap();
+        assert_eq!(c.nodes[0].url, "http://10.0.0.7:5051/serenity-qos");
+        for bad in ["http:///serenity-qos", "http://a:1/x?y=1", "http://a:1#f"] {
+            let text = format!("[[node]]\nname = \"m\"\nurl = \"{bad}\"\n");
+            assert!(parse(&text).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn every_problem_is_reported_with_file_line_column_key_and_value() {
         let text = "listen = \"10.0.0.1:80\"\ntimeout_secs = -1\npolicy = \"random\"\n\
                     [best_effort]\nlabels = [\"=x\"]\n[filter]\nmax_interference = 2\n\
@@ -356,8 +373,9 @@ mod tests {
                 "hints.toml:5:11: `best_effort.labels` = \"=x\": must be `key=value` with a \
                  non-empty key",
                 "hints.toml:7:20: `filter.max_interference` = 2.0: must be a number in [0, 1]",
-                "hints.toml:10:7: `node.url` = \"https://a:1\": must be `http://host:port` (the \
-                 node agent's listener, no path)",
+                "hints.toml:10:7: `node.url` = \"https://a:1\": must be `http://host:port` (a \
+                 node agent's listener) or `http://host:port/serenity-qos` (a Mesos agent's \
+                 Serenity module)",
                 "hints.toml:12:8: `node.name` = \"a\": names another node already",
             ]
         );
