@@ -4,7 +4,10 @@
 A latency-critical service (memcached, 1 thread, 1 CPU of CFS quota) in a
 production cgroup under an open-loop load (serenity-loadgen, outside both
 groups); a batch queue of stress-ng jobs in a best-effort cgroup; optionally
-`serenity agent --enforce` as the controller. Per controller run it measures
+`serenity agent --enforce` as the controller. The `quiet` run has no
+controller and no batch queue: the same load on the same machine, the floor
+any controller is judged against (on a shared VM the service alone can miss
+a tight SLO). Per controller run it measures
 the fraction of 10-s windows whose p99 is over the SLO (1-s histograms of the
 load generator merged bucket by bucket into 10-s windows), the CPUs each
 party got, and how often the controller killed best-effort work.
@@ -707,7 +710,7 @@ class Bench:
         port = free_port()
         sli_url = f"http://127.0.0.1:{port}/metrics"
         agent, agent_url = (None, None)
-        if controller != "none":
+        if controller not in ("none", "quiet"):
             agent, agent_url = self.start_agent(controller, sli_url, cal["slo_ms"],
                                                 cal["quiet_p99_ms"])
         lg, out = self.loadgen(controller, a.lead + a.duration + 1, port)
@@ -715,12 +718,15 @@ class Bench:
         queue = BatchQueue(self.procs, self.cg, self.work, a.stress_ng,
                            parse_schedule(a.antagonist, a.duration), a.backoff,
                            int(a.duration + a.lead + 60))
+        batch = controller != "quiet"
         before = snapshot(self.cg, lg.pid)
         main_start = time.time()
-        queue.begin()
+        if batch:
+            queue.begin()
         deadline = time.monotonic() + a.duration
         while time.monotonic() < deadline:
-            queue.poll()
+            if batch:
+                queue.poll()
             if agent is not None and not agent.alive():
                 raise BenchError(f"serenity agent ({controller}) exited during the run "
                                  f"(status {agent.popen.returncode}): {agent.log_tail(8)}")
@@ -794,10 +800,38 @@ def fmt(v, spec: str = ".2f") -> str:
     return "-" if v is None else format(v, spec)
 
 
+def aggregate(runs: list[dict]) -> list[dict]:
+    """One row per controller over all its rounds: windows and kills
+    summed, CPUs averaged, p99 median and max over every 10-s window, the
+    best-effort share as total best-effort CPU over total idle CPU."""
+    out = []
+    for c in dict.fromkeys(r["controller"] for r in runs):
+        rs = [r for r in runs if r["controller"] == c]
+        p99s = [w["p99_ms"] for r in rs for w in r["windows"] if w["p99_ms"] is not None]
+        total = sum(r["windows_total"] for r in rs)
+        over = sum(r["windows_over"] for r in rs)
+        mean = lambda k: round(sum(r[k] for r in rs) / len(rs), 4)  # noqa: E731
+        idle = sum(r["idle_left_cpus"] for r in rs)
+        out.append({
+            "controller": c, "rounds": len(rs),
+            "windows_total": total, "windows_over": over,
+            "fraction_over": round(over / total, 4) if total else None,
+            "p99_ms_median": rnd(median(p99s)), "p99_ms_max": rnd(max(p99s, default=None)),
+            "best_effort_cpus": mean("best_effort_cpus"),
+            "production_cpus": mean("production_cpus"), "loadgen_cpus": mean("loadgen_cpus"),
+            "other_cpus": mean("other_cpus"), "idle_left_cpus": mean("idle_left_cpus"),
+            "best_effort_share_of_idle": round(sum(r["best_effort_cpus"] for r in rs) / idle, 4)
+            if idle > 0 else None,
+            "kills": sum(r["kills"] for r in rs), "errors": sum(r["errors"] for r in rs),
+            "timeouts": sum(r["timeouts"] for r in rs),
+        })
+    return out
+
+
 def table(report: dict) -> str:
     rows = [("controller", "over SLO", "p99 med", "p99 max", "BE cpus", "prod",
              "loadgen", "other", "idle left", "BE/idle", "kills", "err", "tmo")]
-    for r in report["runs"]:
+    for r in report.get("totals") or report["runs"]:
         rows.append((r["controller"], f"{r['windows_over']}/{r['windows_total']}",
                      fmt(r["p99_ms_median"], ".3f"), fmt(r["p99_ms_max"], ".3f"),
                      fmt(r["best_effort_cpus"]), fmt(r["production_cpus"]),
@@ -809,7 +843,8 @@ def table(report: dict) -> str:
     cal = report["calibration"]
     head = (f"quiet p99 {cal['quiet_p99_ms']:.3f} ms, SLO {cal['slo_ms']} ms "
             f"({cal['slo_source']}); {report['rate']:g} req/s; antagonist "
-            f"{report['antagonist']}; {report['duration']:g} s main phase, "
+            f"{report['antagonist']}; {report['duration']:g} s main phase"
+            f"{' x %d rounds' % report['rounds'] if report.get('rounds', 1) > 1 else ''}, "
             f"{report['window_secs']:g}-s windows (p99 in ms, CPUs as means; other = the "
             f"node's busy CPUs outside the three, {cal['other_cpus']:.2f} while calibrating)")
     return head + "\n" + "\n".join(lines)
@@ -821,12 +856,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--serenity", help="the serenity binary (for --controllers cusum, slo)")
     ap.add_argument("--loadgen", required=True, help="the serenity-loadgen binary")
     ap.add_argument("--controllers", "--controller", default="none",
-                    help="comma-separated runs: none, cusum, slo (default none)")
+                    help="comma-separated runs: quiet (no antagonist: the floor), none, "
+                         "cusum, slo (default none)")
     ap.add_argument("--antagonist", default="cpu",
                     help="cpu (stress-ng --cpu 2), cache (--cache 2), stream (--stream 1), "
                          "mix (thirds of cpu, cache, stream) or kind:offset,... (default cpu)")
     ap.add_argument("--duration", type=float, default=90, help="main phase, s (default 90)")
     ap.add_argument("--quiet", type=float, default=10, help="calibration phase, s (default 10)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="run the controllers in turn this many times (interleaved, so that "
+                         "the host's slow spells fall on all of them); the table sums the "
+                         "rounds (default 1)")
     ap.add_argument("--lead", type=float, default=5,
                     help="load before the antagonist starts, s (default 5)")
     ap.add_argument("--rate", type=float, default=3000, help="requests/s (default 3000)")
@@ -854,12 +894,15 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     controllers = [c.strip() for c in args.controllers.split(",") if c.strip()]
+    if args.rounds < 1:
+        print("error: --rounds must be at least 1", file=sys.stderr)
+        return 2
     for c in controllers:
-        if c not in ("none", "cusum", "slo"):
-            print(f"error: --controllers: unknown controller {c!r} (none, cusum, slo)",
+        if c not in ("quiet", "none", "cusum", "slo"):
+            print(f"error: --controllers: unknown controller {c!r} (quiet, none, cusum, slo)",
                   file=sys.stderr)
             return 2
-    if any(c != "none" for c in controllers) and not args.serenity:
+    if any(c not in ("none", "quiet") for c in controllers) and not args.serenity:
         print("error: --serenity is needed for the cusum and slo controllers", file=sys.stderr)
         return 2
     if "slo" in controllers:
@@ -869,7 +912,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     # A template with an unknown placeholder fails now, not after calibration.
     for c in controllers:
-        if c == "none":
+        if c in ("none", "quiet"):
             continue
         t = Path(args.template) if c == "slo" and args.template else HERE / f"agent-{c}.toml.in"
         try:
@@ -908,13 +951,21 @@ def main(argv: list[str] | None = None) -> int:
         cal = bench.calibrate()
         log(f"quiet p99 {cal['quiet_p99_ms']:.3f} ms -> SLO {cal['slo_ms']} ms")
         report = {"rate": args.rate, "antagonist": args.antagonist, "duration": args.duration,
+                  "rounds": args.rounds,
                   "window_secs": args.window_secs, "backoff": args.backoff,
                   "node_cpus": bench.node_cpus, "prefix": bench.prefix,
                   "cpu_shares": None if args.no_shield else SHIELD_SHARES,
                   "loadgen_cpu_shares": LOADGEN_SHARES,
                   "calibration": cal, "runs": []}
-        for c in controllers:
-            report["runs"].append(bench.run_controller(c, cal))
+        for round_ in range(args.rounds):
+            for c in controllers:
+                if args.rounds > 1:
+                    log(f"=== round {round_ + 1} of {args.rounds}")
+                run = bench.run_controller(c, cal)
+                run["round"] = round_ + 1
+                report["runs"].append(run)
+        if args.rounds > 1:
+            report["totals"] = aggregate(report["runs"])
     except BenchError as e:
         print(f"error: {e}", file=sys.stderr)
         status = 1

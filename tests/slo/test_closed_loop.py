@@ -91,6 +91,28 @@ class ScheduleTest(unittest.TestCase):
             cl.parse_schedule("cpu:5", 90)
 
 
+class AggregateTest(unittest.TestCase):
+    def run_(self, controller, p99s, over, be, idle, kills):
+        return {"controller": controller, "windows": [{"p99_ms": p} for p in p99s],
+                "windows_total": len(p99s), "windows_over": over, "best_effort_cpus": be,
+                "production_cpus": 0.1, "loadgen_cpus": 0.2, "other_cpus": 0.0,
+                "idle_left_cpus": idle, "kills": kills, "errors": 0, "timeouts": 0}
+
+    def test_rounds_sum_windows_and_kills_and_share_is_total_over_total(self):
+        runs = [self.run_("slo", [1.0, 2.0], 1, 0.4, 1.6, 1),
+                self.run_("none", [3.0], 1, 1.6, 1.6, 0),
+                self.run_("slo", [0.5, 0.7], 0, 1.2, 1.6, 0)]
+        slo, none = cl.aggregate(runs)
+        self.assertEqual((slo["controller"], slo["rounds"]), ("slo", 2))
+        self.assertEqual((slo["windows_over"], slo["windows_total"], slo["kills"]), (1, 4, 1))
+        self.assertEqual(slo["fraction_over"], 0.25)
+        self.assertEqual(slo["p99_ms_median"], 0.85)
+        self.assertEqual(slo["p99_ms_max"], 2.0)
+        self.assertEqual(slo["best_effort_cpus"], 0.8)
+        self.assertEqual(slo["best_effort_share_of_idle"], 0.5)
+        self.assertEqual(none["windows_total"], 1)
+
+
 class ScrapeTest(unittest.TestCase):
     def test_kill_corrections_are_read_from_the_agent_metrics(self):
         text = ('# TYPE serenity_corrections_total counter\n'

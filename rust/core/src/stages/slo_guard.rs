@@ -13,10 +13,15 @@
 //! production executors they name:
 //! - some slack < 0 (violated): step **revoke**, and after
 //!   `contention_ticks` consecutive violated ticks with best-effort work
-//!   present, one contention per violated executor (severity: the violation
-//!   as a fraction of the objective) for the strategy stages and
-//!   `pause_estimator`; growth stays forbidden for `regrow_ticks` ticks
-//!   after the last violation (Heracles's cooldown);
+//!   present and using at least `kill_min_cpus` (Σ `load` of the
+//!   best-effort executors; default 0: any), one contention per violated
+//!   executor (severity: the violation as a fraction of the objective) for
+//!   the strategy stages and `pause_estimator`; growth stays forbidden for
+//!   `regrow_ticks` ticks after the last violation (Heracles's cooldown).
+//!   `kill_min_cpus` is for the node agent, whose revoke already throttles
+//!   best-effort work to its floor: killing work that uses next to nothing
+//!   cannot give the service its latency back (a violation that outlasts
+//!   the revoke comes from elsewhere: the service's own load, the host);
 //! - else the smallest slack < `shrink_margin` (0.05): step **shrink**;
 //! - else some watched SLI missing or stale, or slack < `grow_margin`
 //!   (0.10), or the node's load (Σ `load` of all executors / total cpus) ≥
@@ -35,7 +40,7 @@
 
 use super::slo_watch::{margins, Watched};
 use super::BuildContext;
-use crate::config::reader::{any_u64, at_least_one, open_fraction};
+use crate::config::reader::{any_u64, at_least_one, non_negative, open_fraction};
 use crate::config::ParamReader;
 use crate::signal::SignalId;
 use crate::stage::Stage;
@@ -49,6 +54,7 @@ struct SloGuard {
     grow_load_cap: f64,
     load: SignalId,
     contention_ticks: u64,
+    kill_min_cpus: f64,
     regrow_ticks: u64,
     name: Arc<str>,
     violated_streak: u64,
@@ -66,6 +72,7 @@ pub(super) fn build(r: &mut ParamReader<'_, '_>, ctx: &mut BuildContext) -> Box<
         grow_load_cap: r.f64("grow_load_cap", 0.80, open_fraction),
         load: r.signal_in("load", "cpu_usage"),
         contention_ticks: r.u64("contention_ticks", 1, at_least_one),
+        kill_min_cpus: r.f64("kill_min_cpus", 0.0, non_negative),
         regrow_ticks: r.u64("regrow_ticks", 5, any_u64),
         name: ctx.stage_name.clone(),
         violated_streak: 0,
@@ -83,13 +90,28 @@ impl SloGuard {
         Some(used / total)
     }
 
+    /// CPUs the best-effort executors use (Σ `load`; unknown rows count 0).
+    fn best_effort_cpus(&self, tick: &Tick<'_>) -> f64 {
+        (0..tick.rows())
+            .filter(|&r| tick.is_revocable(r))
+            .filter_map(|r| tick.signal(r, self.load))
+            .sum()
+    }
+
     fn decide(&mut self, tick: &mut Tick<'_>) -> Allowance {
         let reading = self.watched.read_tick(tick);
         if !reading.violated.is_empty() {
             self.violated_streak += 1;
             self.cooldown = self.regrow_ticks;
             let best_effort = tick.snapshot.has_revocable();
-            if best_effort && self.violated_streak >= self.contention_ticks {
+            let mut spared = None;
+            if best_effort && self.kill_min_cpus > 0.0 {
+                let used = self.best_effort_cpus(tick);
+                if used < self.kill_min_cpus {
+                    spared = Some(used);
+                }
+            }
+            if best_effort && spared.is_none() && self.violated_streak >= self.contention_ticks {
                 for &(i, row, slack) in &reading.violated {
                     tick.state.contentions.push(Contention {
                         stage: tick.stage,
@@ -106,12 +128,20 @@ impl SloGuard {
             return Allowance {
                 step: AllowanceStep::Revoke,
                 reason: format!(
-                    "{} violates its objective{}",
+                    "{} violates its objective{}{}",
                     self.watched.describe(tick, i, row),
                     if reading.violated.len() > 1 {
                         format!(" (and {} more)", reading.violated.len() - 1)
                     } else {
                         String::new()
+                    },
+                    match spared {
+                        Some(used) => format!(
+                            "; best-effort work uses {used:.3} cpus, under kill_min_cpus \
+                             ({}): revoked, not killed",
+                            self.kill_min_cpus
+                        ),
+                        None => String::new(),
                     }
                 ),
             };
@@ -331,6 +361,36 @@ max_age_secs = 3.0
             assert_eq!(step, AllowanceStep::Revoke);
             assert_eq!(contentions, want, "tick {i}");
         }
+    }
+
+    #[test]
+    fn best_effort_work_under_kill_min_cpus_is_revoked_but_not_killed() {
+        let mut p = guard("kill_min_cpus = 0.1\nload = \"cpu_usage\"\n");
+        let mut at = |ts: f64, batch_cpu: f64| {
+            let snap = with_sli(
+                snapshot(&[pr("web", 2.0), be("batch", 2.0)], Some(4.0), ts),
+                0,
+                "p99",
+                3.0,
+                ts,
+            );
+            let out = p.tick_injecting(&snap, |t, n| {
+                set(t, n, 0, "cpu_usage", 0.5);
+                set(t, n, 1, "cpu_usage", batch_cpu);
+            });
+            let a = out.allowance.expect("decided");
+            (a.step, out.contentions.len(), a.reason.clone())
+        };
+        let (step, contentions, reason) = at(10.0, 0.05);
+        assert_eq!((step, contentions), (AllowanceStep::Revoke, 0));
+        assert!(
+            reason.contains("0.050 cpus") && reason.contains("not killed"),
+            "{reason}"
+        );
+        // The same violation with best-effort work using 0.6 cpus kills.
+        let (step, contentions, reason) = at(11.0, 0.6);
+        assert_eq!((step, contentions), (AllowanceStep::Revoke, 1), "{reason}");
+        assert!(!reason.contains("not killed"), "{reason}");
     }
 
     #[test]
