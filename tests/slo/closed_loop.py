@@ -666,6 +666,11 @@ class Bench:
 
     def start_agent(self, controller: str, sli_url: str, slo_ms: float,
                     quiet_p99_ms: float) -> tuple[Proc, str]:
+        # slo-dry: the SLO agent observing only (no --enforce): what the
+        # controller's own presence costs (ticks, SLI scrapes), without its
+        # actions.
+        enforce = controller != "slo-dry"
+        controller = "slo" if controller == "slo-dry" else controller
         template = HERE / f"agent-{controller}.toml.in"
         if controller == "slo" and self.args.template:
             template = Path(self.args.template)
@@ -685,7 +690,9 @@ class Bench:
             for name in ("qos-slo.toml", "estimator-slo.toml"):
                 render_shipped_pipeline(name, sli_url, slo_ms, self.work / name)
         render_template(template, values, config)
-        argv = [self.args.serenity, "agent", "-v", "--config", str(config), "--enforce"]
+        argv = [self.args.serenity, "agent", "-v", "--config", str(config)]
+        if enforce:
+            argv.append("--enforce")
         p = self.procs.start(f"serenity agent ({controller})", argv,
                              self.work / f"agent-{controller}.log", cwd=self.work)
         url = f"http://{listen}/metrics"
@@ -857,7 +864,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--loadgen", required=True, help="the serenity-loadgen binary")
     ap.add_argument("--controllers", "--controller", default="none",
                     help="comma-separated runs: quiet (no antagonist: the floor), none, "
-                         "cusum, slo (default none)")
+                         "cusum, slo, slo-dry (the SLO agent without --enforce: its cost "
+                         "without its actions) (default none)")
     ap.add_argument("--antagonist", default="cpu",
                     help="cpu (stress-ng --cpu 2), cache (--cache 2), stream (--stream 1), "
                          "mix (thirds of cpu, cache, stream) or kind:offset,... (default cpu)")
@@ -898,14 +906,15 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --rounds must be at least 1", file=sys.stderr)
         return 2
     for c in controllers:
-        if c not in ("quiet", "none", "cusum", "slo"):
-            print(f"error: --controllers: unknown controller {c!r} (quiet, none, cusum, slo)",
+        if c not in ("quiet", "none", "cusum", "slo", "slo-dry"):
+            print(f"error: --controllers: unknown controller {c!r} (quiet, none, cusum, slo, "
+                  f"slo-dry)",
                   file=sys.stderr)
             return 2
     if any(c not in ("none", "quiet") for c in controllers) and not args.serenity:
         print("error: --serenity is needed for the cusum and slo controllers", file=sys.stderr)
         return 2
-    if "slo" in controllers:
+    if "slo" in controllers or "slo-dry" in controllers:
         t = Path(args.template) if args.template else HERE / "agent-slo.toml.in"
         if not t.is_file():
             print(f"error: the slo controller's template {t} does not exist", file=sys.stderr)
@@ -914,6 +923,7 @@ def main(argv: list[str] | None = None) -> int:
     for c in controllers:
         if c in ("none", "quiet"):
             continue
+        c = "slo" if c == "slo-dry" else c
         t = Path(args.template) if c == "slo" and args.template else HERE / f"agent-{c}.toml.in"
         try:
             with tempfile.TemporaryDirectory() as d:

@@ -10,7 +10,7 @@
 //! root = "/sys/fs/cgroup"
 //! production = ["production", "services/*"]   # parents of production groups
 //! best_effort = "best-effort"     # parent of best-effort groups
-//! perf = true                     # per-group perf counters
+//! perf = true                     # per-group perf counters (default: when a pipeline reads one)
 //!
 //! [total]                         # default: online CPUs and MemTotal
 //! # cpus = 16
@@ -108,8 +108,10 @@ pub struct CgroupsConfig {
     /// `best_effort`: the parent group whose children are best-effort
     /// executors, relative to the root, normalized (no `..`, no globs).
     pub best_effort: PathBuf,
-    /// `perf`: keep per-group perf counters open (default true).
-    pub perf: bool,
+    /// `perf`: keep per-group perf counters open: `Some(true)` always,
+    /// `Some(false)` never, `None` (the default) when a pipeline reads a
+    /// perf signal ([`serenity_core::signal::PERF_SIGNALS`]).
+    pub perf: Option<bool>,
 }
 
 /// `[total]`: the agent's total resources (default: the host's).
@@ -561,7 +563,7 @@ fn check_cgroups(c: &mut Checker<'_>, raw: Option<RawCgroups>) -> Option<Cgroups
         root,
         production: production.into_iter().map(|(_, p)| p.join("/")).collect(),
         best_effort: best_effort?,
-        perf: raw.perf.unwrap_or(true),
+        perf: raw.perf,
     })
 }
 
@@ -796,7 +798,7 @@ best_effort = "best-effort"
         assert_eq!(config.cgroups.root, PathBuf::from("/sys/fs/cgroup"));
         assert_eq!(config.cgroups.production, ["production", "services/*"]);
         assert_eq!(config.cgroups.best_effort, PathBuf::from("best-effort"));
-        assert!(config.cgroups.perf);
+        assert_eq!(config.cgroups.perf, None, "auto: as the pipelines need");
         assert_eq!(config.total, TotalConfig::default());
         assert_eq!(
             config.metrics.listen,
@@ -841,7 +843,7 @@ state_file = "state/agent.json"
         assert_eq!(config.cgroups.root, PathBuf::from("/cg"));
         assert_eq!(config.cgroups.production, ["prod"]);
         assert_eq!(config.cgroups.best_effort, PathBuf::from("be/jobs"));
-        assert!(!config.cgroups.perf);
+        assert_eq!(config.cgroups.perf, Some(false));
         assert_eq!(config.total.cpus, Some(8.0));
         assert_eq!(config.total.mem_mib, Some(1024.5));
         assert!(!config.metrics.enabled);

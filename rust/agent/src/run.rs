@@ -242,6 +242,43 @@ fn same_sli(a: &SliSpec, b: &SliSpec) -> bool {
         && a.source == b.source
 }
 
+/// Whether the sampler keeps per-group perf counters: as `[cgroups] perf`
+/// says, else when some pipeline reads a perf signal. Per-cgroup perf
+/// events cost every context switch of the group's tasks (the kernel
+/// switches the group's counters in and out), so an agent whose pipelines
+/// read none does not tax production work for them. Logged once.
+fn perf_wanted(
+    explicit: Option<bool>,
+    qos: Option<&Pipeline>,
+    estimator: Option<&Pipeline>,
+) -> bool {
+    let readers: Vec<&str> = qos
+        .into_iter()
+        .chain(estimator)
+        .filter(|p| {
+            serenity_core::signal::PERF_SIGNALS
+                .iter()
+                .any(|s| p.signals().is_read(s))
+        })
+        .map(Pipeline::name)
+        .collect();
+    let (on, why) = match explicit {
+        Some(on) => (on, "as `[cgroups] perf` says".to_owned()),
+        None if readers.is_empty() => (
+            false,
+            "no pipeline reads a perf signal (set `[cgroups] perf = true` to open them anyway)"
+                .to_owned(),
+        ),
+        None => (true, format!("read by {}", readers.join(", "))),
+    };
+    log::info!(
+        target: "serenity",
+        "per-group perf counters {}: {why}",
+        if on { "on" } else { "off" }
+    );
+    on
+}
+
 /// `interval_secs`, else the QoS pipeline's, else the estimator's, else 1 s.
 fn tick_interval(
     config: &AgentConfig,
@@ -319,7 +356,10 @@ impl Agent {
         let (qos, estimator) = load_pipelines(&config)?;
         let interval = tick_interval(&config, qos.as_ref(), estimator.as_ref())?;
         let (total_cpus, total_mem_mib) = totals(&config)?;
-        let sampler = Sampler::new(layout.clone(), config.cgroups.perf);
+        let sampler = Sampler::new(
+            layout.clone(),
+            perf_wanted(config.cgroups.perf, qos.as_ref(), estimator.as_ref()),
+        );
         // The configured action's counter exists from the start at 0, so a
         // scrape sees it (and `rate()` works) before the first correction.
         if qos.is_some() {
@@ -405,6 +445,10 @@ impl Agent {
                 .allowance
                 .clone()
                 .map(|a| AllowanceActuator::new(a, total_cpus));
+        }
+        let perf = perf_wanted(config.cgroups.perf, qos.as_ref(), estimator.as_ref());
+        if perf != self.sampler.perf() {
+            self.sampler.set_perf(perf);
         }
         // New fetchers before the old ones stop: the new pipelines start
         // afresh, their SLIs missing until the first fetch answers.
@@ -897,6 +941,24 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         agent: AgentArgs,
+    }
+
+    #[test]
+    fn perf_counters_follow_the_setting_else_what_the_pipelines_read() {
+        let build = |text: &str| {
+            serenity_core::build_pipeline("p.toml", text, &[], Default::default()).unwrap()
+        };
+        let ipc = build(
+            "kind = \"qos\"\n[[stage]]\ntype = \"ema\"\ninput = \"ipc\"\noutput = \"ipc_ema\"\n",
+        );
+        let cpu = build(
+            "kind = \"qos\"\n[[stage]]\ntype = \"ema\"\ninput = \"cpu_usage\"\noutput = \"u\"\n",
+        );
+        assert!(perf_wanted(None, Some(&ipc), None));
+        assert!(!perf_wanted(None, Some(&cpu), None));
+        assert!(!perf_wanted(None, None, None));
+        assert!(perf_wanted(Some(true), Some(&cpu), None));
+        assert!(!perf_wanted(Some(false), Some(&ipc), None));
     }
 
     #[test]

@@ -127,6 +127,20 @@ impl Sampler {
         self.wall_anchor + self.mono_anchor.elapsed().as_secs_f64()
     }
 
+    /// Turns per-group perf counters on or off (a reload whose pipelines
+    /// need them, or no longer do); off closes every open counter.
+    pub fn set_perf(&mut self, perf: bool) {
+        if !perf {
+            self.slots.clear();
+        }
+        self.perf = perf;
+    }
+
+    /// Whether per-group perf counters are kept.
+    pub fn perf(&self) -> bool {
+        self.perf
+    }
+
     /// How many groups have perf counters open.
     pub fn open_perf_groups(&self) -> usize {
         self.slots.values().filter(|s| s.sampler.is_some()).count()

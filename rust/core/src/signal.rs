@@ -115,17 +115,23 @@ pub mod builtin {
     pub const IO_PRESSURE: SignalId = SignalId(16);
 }
 
+/// The built-in signals derived from perf counters (`statistics.perf`): an
+/// embedder need not open perf counters for a pipeline that reads none.
+pub const PERF_SIGNALS: &[&str] = &["ipc", "cpi", "ips", "llc_occupancy", "cache_misses_per_sec"];
+
 /// The names known to a pipeline: the built-ins, then every signal a stage
-/// declares it writes, in stage order.
+/// declares it writes, in stage order; and which of them some stage reads.
 #[derive(Debug, Clone)]
 pub struct SignalNames {
     names: Vec<String>,
+    read: Vec<bool>,
 }
 
 impl Default for SignalNames {
     fn default() -> Self {
         SignalNames {
             names: BUILTIN_SIGNALS.iter().map(|(n, _)| n.to_string()).collect(),
+            read: vec![false; BUILTIN_SIGNALS.len()],
         }
     }
 }
@@ -146,9 +152,23 @@ impl SignalNames {
             Some(id) => id,
             None => {
                 self.names.push(name.to_owned());
+                self.read.push(false);
                 SignalId((self.names.len() - 1) as u16)
             }
         }
+    }
+
+    /// Records that a stage reads `id` (done while the pipeline is built).
+    pub fn mark_read(&mut self, id: SignalId) {
+        if let Some(r) = self.read.get_mut(id.index()) {
+            *r = true;
+        }
+    }
+
+    /// Whether some stage of the pipeline reads `name`.
+    pub fn is_read(&self, name: &str) -> bool {
+        self.lookup(name)
+            .is_some_and(|id| self.read.get(id.index()).copied().unwrap_or(false))
     }
 
     /// The name of a signal.

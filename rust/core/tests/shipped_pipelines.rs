@@ -265,3 +265,27 @@ fn every_shipped_pipeline_answers_sanely_on_the_original_fixtures() {
         }
     }
 }
+
+#[test]
+fn the_perf_signals_a_pipeline_reads_are_known_once_it_is_built() {
+    use serenity_core::signal::PERF_SIGNALS;
+    let reads_perf = |p: &Pipeline| -> bool { PERF_SIGNALS.iter().any(|s| p.signals().is_read(s)) };
+    // qos.toml watches IPC (drop_detector) and ranks by cache occupancy;
+    // qos-cusum.toml runs a CUSUM on IPC.
+    assert!(shipped_pipeline("qos-cusum.toml").signals().is_read("ipc"));
+    let qos = shipped_pipeline("qos.toml");
+    assert!(qos.signals().is_read("ipc") && qos.signals().is_read("cache_misses_per_sec"));
+    // The SLO controller and the CPU-only files read none: an embedder need
+    // not open perf counters for them.
+    for name in [
+        "qos-slo.toml",
+        "qos-agent.toml",
+        "estimator-slo.toml",
+        "estimator.toml",
+    ] {
+        assert!(!reads_perf(&shipped_pipeline(name)), "{name}");
+    }
+    // cpu_usage is read by nearly everything; a signal nothing reads is not.
+    assert!(qos.signals().is_read("cpu_usage"));
+    assert!(!qos.signals().is_read("io_pressure"));
+}

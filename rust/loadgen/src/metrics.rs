@@ -161,7 +161,11 @@ fn serve_one(mut stream: TcpStream, stats: &Mutex<Stats>) {
     let path = target.split('?').next().unwrap_or("");
     match (method, path) {
         ("GET", "/metrics") => {
-            let body = render(&stats.lock().unwrap_or_else(|p| p.into_inner()));
+            // A copy, rendered outside the lock: the receivers record every
+            // answer under it, and formatting must not delay them (that
+            // would be latency the bench adds to what it measures).
+            let copy = stats.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let body = render(&copy);
             respond(&mut stream, "200 OK", CONTENT_TYPE, &body);
         }
         ("GET", _) => respond(&mut stream, "404 Not Found", "text/plain", "try /metrics\n"),

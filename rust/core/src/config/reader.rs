@@ -378,7 +378,10 @@ impl<'r, 'i> ParamReader<'r, 'i> {
     pub fn signal_in(&mut self, key: &str, default: &str) -> SignalId {
         let name = self.opt_string(key).unwrap_or_else(|| default.to_owned());
         match self.signals.lookup(&name) {
-            Some(id) => id,
+            Some(id) => {
+                self.signals.mark_read(id);
+                id
+            }
             None => {
                 let all = self.signals.all();
                 let known = all.join(", ");
@@ -394,6 +397,13 @@ impl<'r, 'i> ParamReader<'r, 'i> {
                 SignalId(0)
             }
         }
+    }
+
+    /// Records that the stage reads a built-in signal it does not take from
+    /// a key (so that embedders know which statistics the pipeline needs).
+    pub fn reads_builtin(&mut self, id: SignalId) -> SignalId {
+        self.signals.mark_read(id);
+        id
     }
 
     /// A signal the stage writes.

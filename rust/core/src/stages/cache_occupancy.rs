@@ -57,6 +57,11 @@ pub(super) fn build(r: &mut ParamReader<'_, '_>, ctx: &mut BuildContext) -> Box<
         fallback_to_cache_misses: r.bool("fallback_to_cache_misses", true),
         min_cache_misses_per_sec: r.f64("min_cache_misses_per_sec", 0.0, non_negative),
     };
+    r.reads_builtin(builtin::LLC_OCCUPANCY);
+    r.reads_builtin(builtin::CPU_USAGE);
+    if params.fallback_to_cache_misses {
+        r.reads_builtin(builtin::CACHE_MISSES_PER_SEC);
+    }
     Box::new(CacheOccupancy {
         params,
         filter: ContentionFilter::read(r),

@@ -63,6 +63,8 @@ struct MemorySlack {
 }
 
 pub(super) fn build(r: &mut ParamReader<'_, '_>, ctx: &mut BuildContext) -> Box<dyn Stage> {
+    r.reads_builtin(builtin::MEM_LIMIT_BYTES);
+    r.reads_builtin(builtin::MEM_ALLOCATED_BYTES);
     Box::new(MemorySlack {
         params: MemorySlackParams {
             fraction: r.f64("fraction", 0.8, open_fraction),

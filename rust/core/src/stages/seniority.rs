@@ -42,6 +42,7 @@ struct Seniority {
 }
 
 pub(super) fn build(r: &mut ParamReader<'_, '_>, ctx: &mut BuildContext) -> Box<dyn Stage> {
+    r.reads_builtin(builtin::CPU_USAGE);
     let params = SeniorityParams {
         starting_severity: r.f64("starting_severity", 0.1, non_negative),
     };

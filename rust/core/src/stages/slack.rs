@@ -35,6 +35,8 @@ struct SlackStage {
 }
 
 pub(super) fn build(r: &mut ParamReader<'_, '_>, _ctx: &mut BuildContext) -> Box<dyn Stage> {
+    r.reads_builtin(builtin::CPUS_LIMIT);
+    r.reads_builtin(builtin::CPUS_ALLOCATED);
     Box::new(SlackStage {
         params: SlackParams {
             fraction: r.f64("fraction", 0.8, open_fraction),
