@@ -399,6 +399,7 @@ mod tests {
     fn the_shipped_sample_loads() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packaging/hints.toml");
         let c = HintsConfig::load(&path).unwrap();
-        assert_eq!(c.nodes.len(), 2);
+        assert_eq!(c.nodes.len(), 3);
+        assert_eq!(c.nodes[2].url, "http://10.0.0.7:5051/serenity-qos");
     }
 }
