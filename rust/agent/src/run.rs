@@ -21,6 +21,7 @@ use crate::http::HttpServer;
 use crate::metrics::{Metrics, SignalValue};
 use crate::sampling::{host_totals, Sampled, Sampler};
 use serenity_core::sli::SliSpec;
+use serenity_core::summary::Raised;
 use serenity_core::{
     build_pipeline, BuildOptions, Pipeline, PipelineKind, Slack, Snapshot, TickRecord,
 };
@@ -446,10 +447,11 @@ impl Agent {
                 .clone()
                 .map(|a| AllowanceActuator::new(a, total_cpus));
         }
-        let perf = perf_wanted(config.cgroups.perf, qos.as_ref(), estimator.as_ref());
-        if perf != self.sampler.perf() {
-            self.sampler.set_perf(perf);
-        }
+        self.sampler.set_perf(perf_wanted(
+            config.cgroups.perf,
+            qos.as_ref(),
+            estimator.as_ref(),
+        ));
         // New fetchers before the old ones stop: the new pipelines start
         // afresh, their SLIs missing until the first fetch answers.
         self.slis = SliFetchers::start(&specs);
@@ -605,7 +607,7 @@ impl Agent {
         let snapshot = Snapshot::new(usage);
 
         let mut contentions = 0;
-        let mut raised = Vec::new();
+        let mut raised = Raised::default();
         let mut qos_stopped = None;
         let mut decisions = Vec::new();
         let mut allowance = None;
@@ -615,11 +617,7 @@ impl Agent {
                 allowance = Some(actuator.tick(&mut self.enforcer, outcome.allowance));
             }
             contentions = outcome.contentions.len();
-            raised = outcome
-                .contentions
-                .iter()
-                .map(|c| (c.signal, c.detector.clone()))
-                .collect();
+            raised = Raised::of(outcome.contentions);
             qos_stopped = outcome.stopped.as_ref().map(|s| s.reason.clone());
             let targets: Vec<(PathBuf, String)> = outcome
                 .corrections
@@ -634,13 +632,8 @@ impl Agent {
                 decisions.push(self.enforcer.apply(&path, &reason));
             }
         }
-        let contended: Vec<(String, String)> = match self.qos.as_ref() {
-            Some(qos) => raised
-                .into_iter()
-                .map(|(signal, detector)| {
-                    (qos.signals().name(signal).to_owned(), detector.to_string())
-                })
-                .collect(),
+        let contended = match self.qos.as_ref() {
+            Some(qos) => raised.named(qos.signals()),
             None => Vec::new(),
         };
         let mut slack = self

@@ -136,11 +136,6 @@ impl Sampler {
         self.perf = perf;
     }
 
-    /// Whether per-group perf counters are kept.
-    pub fn perf(&self) -> bool {
-        self.perf
-    }
-
     /// How many groups have perf counters open.
     pub fn open_perf_groups(&self) -> usize {
         self.slots.values().filter(|s| s.sampler.is_some()).count()

@@ -73,6 +73,42 @@ pub struct SlackSummary {
     pub mem_bytes: f64,
 }
 
+impl From<crate::Slack> for SlackSummary {
+    fn from(s: crate::Slack) -> SlackSummary {
+        SlackSummary {
+            cpus: s.cpus,
+            mem_bytes: s.mem_bytes,
+        }
+    }
+}
+
+/// The (signal, detector) pairs of a tick's contentions, taken while the
+/// tick's outcome still borrows its pipeline, and named afterwards for
+/// [`TickRecord::contentions`].
+#[derive(Debug, Clone, Default)]
+pub struct Raised(Vec<(crate::signal::SignalId, std::sync::Arc<str>)>);
+
+impl Raised {
+    /// The pairs of `contentions`.
+    pub fn of(contentions: &[crate::Contention]) -> Raised {
+        Raised(
+            contentions
+                .iter()
+                .map(|c| (c.signal, c.detector.clone()))
+                .collect(),
+        )
+    }
+
+    /// (signal name, detector name) of each, with the names of the
+    /// pipeline that raised them.
+    pub fn named(self, signals: &crate::signal::SignalNames) -> Vec<(String, String)> {
+        self.0
+            .into_iter()
+            .map(|(signal, detector)| (signals.name(signal).to_owned(), detector.to_string()))
+            .collect()
+    }
+}
+
 /// The contentions on one signal in the last tick.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SignalContention {
@@ -271,10 +307,7 @@ impl SummaryBuilder {
             schema: SUMMARY_SCHEMA,
             ticks: self.ticks_total,
             age_secs: self.last_at.map(|at| (now - at).max(0.0)),
-            slack: self.last.slack.map(|s| SlackSummary {
-                cpus: s.cpus,
-                mem_bytes: s.mem_bytes,
-            }),
+            slack: self.last.slack.map(SlackSummary::from),
             contention: ContentionSummary {
                 active: !self.last.contentions.is_empty(),
                 signals,

@@ -160,7 +160,7 @@ pub unsafe extern "C" fn serenity_estimator_update(
         let slack = outcome.slack.unwrap_or_default();
         let stopped = outcome.stopped.is_some();
         let contentions = outcome.contentions.len();
-        let raised = crate::node::Raised::of(outcome.contentions);
+        let raised = serenity_core::summary::Raised::of(outcome.contentions);
         crate::node::estimator_ticked(&runner.pipeline, &snapshot, raised, slack);
         runner.count_tick(stopped, contentions);
         runner.record_slack(slack);

@@ -21,7 +21,7 @@
 
 use crate::panic::boundary_result;
 use crate::result::serenity_result;
-use serenity_core::signal::SignalId;
+use serenity_core::summary::{Raised, SlackSummary};
 use serenity_core::{Pipeline, PipelineKind, Slack, SummaryBuilder, TickRecord, ValveControl};
 use std::collections::BTreeMap;
 use std::ffi::c_char;
@@ -127,34 +127,6 @@ fn best_effort(snapshot: &serenity_core::Snapshot) -> usize {
     snapshot.executors.iter().filter(|e| e.revocable).count()
 }
 
-/// The (signal, detector) pairs of a tick's contentions, taken while the
-/// tick's outcome borrows its pipeline; named by [`Raised::named`].
-pub(crate) struct Raised(Vec<(SignalId, Arc<str>)>);
-
-impl Raised {
-    /// The pairs of `contentions`.
-    pub(crate) fn of(contentions: &[serenity_core::Contention]) -> Raised {
-        Raised(
-            contentions
-                .iter()
-                .map(|c| (c.signal, c.detector.clone()))
-                .collect(),
-        )
-    }
-
-    fn named(self, pipeline: &Pipeline) -> Vec<(String, String)> {
-        self.0
-            .into_iter()
-            .map(|(signal, detector)| {
-                (
-                    pipeline.signals().name(signal).to_owned(),
-                    detector.to_string(),
-                )
-            })
-            .collect()
-    }
-}
-
 /// An estimator tick ran and answered `slack`.
 pub(crate) fn estimator_ticked(
     pipeline: &Pipeline,
@@ -165,7 +137,7 @@ pub(crate) fn estimator_ticked(
     let mut node = node();
     node.slack = Some(slack);
     if !node.has_qos() {
-        node.record(raised.named(pipeline), 0, best_effort(snapshot));
+        node.record(raised.named(pipeline.signals()), 0, best_effort(snapshot));
     }
 }
 
@@ -184,7 +156,7 @@ pub(crate) fn qos_ticked(
     raised: Raised,
     corrections: usize,
 ) {
-    let contentions = raised.named(pipeline);
+    let contentions = raised.named(pipeline.signals());
     node().record(contentions, corrections as u64, best_effort(snapshot));
 }
 
@@ -195,10 +167,7 @@ pub(crate) fn summary_json() -> String {
     // The slack last answered to the agent, which may be newer than the
     // last recorded tick (an estimator's tick or refusal beside a QoS
     // controller).
-    summary.slack = node.slack.map(|s| serenity_core::summary::SlackSummary {
-        cpus: s.cpus,
-        mem_bytes: s.mem_bytes,
-    });
+    summary.slack = node.slack.map(SlackSummary::from);
     // A NodeSummary is plain data (strings, numbers, maps with string
     // keys): serializing it cannot fail; NaN would become `null`.
     serde_json::to_string(&summary).unwrap_or_else(|e| {

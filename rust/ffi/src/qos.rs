@@ -208,7 +208,7 @@ pub unsafe extern "C" fn serenity_qos_update(
         let outcome = runner.pipeline.tick(&snapshot);
         let stopped = outcome.stopped.is_some();
         let contentions = outcome.contentions.len();
-        let raised = crate::node::Raised::of(outcome.contentions);
+        let raised = serenity_core::summary::Raised::of(outcome.contentions);
         runner.answer.fill(&snapshot, outcome.corrections);
         runner.count_tick(stopped, contentions);
         let n = runner.answer.views.len();
