@@ -67,6 +67,9 @@ pub struct ExecutorRegistry {
     tick: u64,
     grace_ticks: u64,
     refs: Vec<ExecutorRef>,
+    /// `refs` of the previous tick: an executor at the row it had then is
+    /// found by comparing its key, without hashing it.
+    prev_refs: Vec<ExecutorRef>,
     notes: Vec<IngestNote>,
 }
 
@@ -137,6 +140,7 @@ impl ExecutorRegistry {
     /// absent for longer than the grace.
     pub fn ingest(&mut self, snapshot: &Snapshot, signals: &mut SignalTable) {
         self.tick += 1;
+        std::mem::swap(&mut self.refs, &mut self.prev_refs);
         self.refs.clear();
         self.notes.clear();
         for (row, view) in snapshot.executors.iter().enumerate() {
@@ -147,12 +151,24 @@ impl ExecutorRegistry {
         self.sweep();
     }
 
-    fn slot_for(&mut self, key: &ExecutorKey, container: Option<&str>, row: usize) -> ExecutorRef {
+    /// The slot of `key`, if it has one: the slot of the previous tick's
+    /// executor at `row` when that is the same key, else by hash.
+    fn find(&self, key: &ExecutorKey, row: usize) -> Option<u32> {
+        if let Some(prev) = self.prev_refs.get(row) {
+            let s = &self.slots[prev.slot as usize];
+            if s.live && s.generation == prev.generation && s.key == *key {
+                return Some(prev.slot);
+            }
+        }
         let lookup = KeyRef {
             framework_id: &key.framework_id,
             executor_id: &key.executor_id,
         };
-        if let Some(&slot) = self.index.get(&lookup) {
+        self.index.get(&lookup).copied()
+    }
+
+    fn slot_for(&mut self, key: &ExecutorKey, container: Option<&str>, row: usize) -> ExecutorRef {
+        if let Some(slot) = self.find(key, row) {
             let s = &mut self.slots[slot as usize];
             let same_container = match (s.container_id.as_deref(), container) {
                 (Some(a), Some(b)) => a == b,

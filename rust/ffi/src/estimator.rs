@@ -149,19 +149,18 @@ pub unsafe extern "C" fn serenity_estimator_update(
         let estimator = unsafe { object(estimator) }?;
         let mut runner = estimator.object.runner.lock()?;
         // SAFETY: `usage_len` readable bytes (contract).
-        let snapshot = match unsafe { runner.snapshot(usage, usage_len, "zero slack") } {
-            Ok(snapshot) => snapshot,
-            Err(code) => {
-                crate::node::estimator_refused();
-                return Err(code);
-            }
-        };
-        let outcome = runner.pipeline.tick(&snapshot);
+        if let Err(code) = unsafe { runner.decode(usage, usage_len, "zero slack") } {
+            crate::node::estimator_refused();
+            return Err(code);
+        }
+        let runner = &mut *runner;
+        let snapshot = &runner.snapshot;
+        let outcome = runner.pipeline.tick(snapshot);
         let slack = outcome.slack.unwrap_or_default();
         let stopped = outcome.stopped.is_some();
         let contentions = outcome.contentions.len();
         let raised = serenity_core::summary::Raised::of(outcome.contentions);
-        crate::node::estimator_ticked(&runner.pipeline, &snapshot, raised, slack);
+        crate::node::estimator_ticked(&runner.pipeline, snapshot, raised, slack);
         runner.count_tick(stopped, contentions);
         runner.record_slack(slack);
         let answer = serenity_slack {

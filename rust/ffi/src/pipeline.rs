@@ -84,6 +84,10 @@ pub(crate) struct Runner {
     /// table with `perf = true` (Linux only).
     #[cfg(target_os = "linux")]
     pub(crate) enricher: Option<serenity_probe::enrich::UsageEnricher>,
+    /// The last usage decoded and its view: each update decodes over it
+    /// (`decode_usage_into`, `Snapshot::rebuild`), so a node whose executors
+    /// stay the same updates without allocating.
+    pub(crate) snapshot: Snapshot,
 }
 
 /// A handle's object: the locked runner and, outside the lock, the valve
@@ -235,6 +239,7 @@ pub(crate) fn build(
             answer: Default::default(),
             #[cfg(target_os = "linux")]
             enricher,
+            snapshot: Snapshot::new(Default::default()),
         }),
         valve,
         has_valve_stage,
@@ -306,16 +311,17 @@ impl Runner {
         log::error!(target: "serenity", "{} ({})", self.last_error, code.text());
     }
 
-    /// Decodes usage bytes into a snapshot, refusing bad input.
+    /// Decodes usage bytes into `self.snapshot`, refusing bad input (the
+    /// snapshot is then unusable until the next decode that succeeds).
     ///
     /// # Safety
     /// As `input::bytes` with `SERENITY_MAX_USAGE_BYTES`.
-    pub(crate) unsafe fn snapshot(
+    pub(crate) unsafe fn decode(
         &mut self,
         usage: *const u8,
         usage_len: usize,
         answer: &str,
-    ) -> Result<Snapshot, serenity_result> {
+    ) -> Result<(), serenity_result> {
         // SAFETY: forwarded contract.
         let bytes = match unsafe { input::bytes(usage, usage_len, SERENITY_MAX_USAGE_BYTES) } {
             Ok(b) => b,
@@ -330,14 +336,15 @@ impl Runner {
                 return Err(code);
             }
         };
-        match serenity_core::decode_usage(bytes) {
-            Ok(mut usage) => {
+        match serenity_core::decode_usage_into(bytes, &mut self.snapshot.usage) {
+            Ok(()) => {
                 #[cfg(target_os = "linux")]
                 if let Some(enricher) = self.enricher.as_mut() {
-                    enricher.enrich(&mut usage);
+                    enricher.enrich(&mut self.snapshot.usage);
                 }
-                self.slis.inject(&mut usage);
-                Ok(Snapshot::new(usage))
+                self.slis.inject(&mut self.snapshot.usage);
+                self.snapshot.rebuild();
+                Ok(())
             }
             Err(e) => {
                 let detail = format!(

@@ -204,15 +204,16 @@ pub unsafe extern "C" fn serenity_qos_update(
         let runner = &mut *guard;
         runner.answer.clear();
         // SAFETY: `usage_len` readable bytes (contract).
-        let snapshot = unsafe { runner.snapshot(usage, usage_len, "no corrections") }?;
-        let outcome = runner.pipeline.tick(&snapshot);
+        unsafe { runner.decode(usage, usage_len, "no corrections") }?;
+        let snapshot = &runner.snapshot;
+        let outcome = runner.pipeline.tick(snapshot);
         let stopped = outcome.stopped.is_some();
         let contentions = outcome.contentions.len();
         let raised = serenity_core::summary::Raised::of(outcome.contentions);
-        runner.answer.fill(&snapshot, outcome.corrections);
-        runner.count_tick(stopped, contentions);
+        runner.answer.fill(snapshot, outcome.corrections);
         let n = runner.answer.views.len();
-        crate::node::qos_ticked(&runner.pipeline, &snapshot, raised, n);
+        crate::node::qos_ticked(&runner.pipeline, snapshot, raised, n);
+        runner.count_tick(stopped, contentions);
         runner.counters.last_corrections = n as u64;
         runner.counters.corrections_total += n as u64;
         for c in &runner.answer.strings {

@@ -1,0 +1,259 @@
+//! The C ABI's decode path (`decode_usage_into` over the previous tick's
+//! message, `Snapshot::rebuild` over the previous view) gives what a fresh
+//! `decode_usage` and `Snapshot::new` give: the same message or the same
+//! error, the same snapshot, and therefore the same decisions of every
+//! shipped pipeline, on random, mutated, hostile (the fuzz corpus) and
+//! recorded input.
+
+use proptest::prelude::*;
+use prost::Message;
+use serenity_core::model::build::{synthetic_node, usage, ExecutorSpec};
+use serenity_core::model::proto::ResourceUsage;
+use serenity_core::{
+    build_pipeline, decode_usage, decode_usage_into, load_trace_bytes, BuildOptions, Pipeline,
+    Snapshot,
+};
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// What a decode answered, in a form two paths can be compared by (the
+/// encoding: NaN, which the corpus sends, is not equal to itself).
+fn answer(r: &Result<ResourceUsage, serenity_core::model::DecodeError>) -> Result<Vec<u8>, String> {
+    r.as_ref()
+        .map(|u| u.encode_to_vec())
+        .map_err(|e| e.to_string())
+}
+
+/// Decodes `bytes` fresh and over `reused`; both answers must agree.
+fn check_same(bytes: &[u8], reused: &mut ResourceUsage, what: &str) {
+    let fresh = decode_usage(bytes);
+    let over = decode_usage_into(bytes, reused).map(|()| reused.clone());
+    assert_eq!(
+        answer(&fresh),
+        answer(&over),
+        "{what}: decoding over the previous message differs from a fresh decode"
+    );
+    if let Ok(usage) = fresh {
+        let mut rebuilt = Snapshot::new(ResourceUsage::default());
+        rebuilt.usage = usage.clone();
+        rebuilt.rebuild();
+        assert_eq!(
+            format!("{:?}", Snapshot::new(usage)),
+            format!("{rebuilt:?}"),
+            "{what}: the rebuilt snapshot differs"
+        );
+    }
+}
+
+#[test]
+fn every_update_corpus_input_decodes_over_the_previous_one_as_it_decodes_fresh() {
+    let dir = root().join("fuzz/corpus/update");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    assert!(
+        files.len() > 100,
+        "the update corpus has {} inputs",
+        files.len()
+    );
+    let mut reused = ResourceUsage::default();
+    let mut accepted = 0;
+    for path in &files {
+        let bytes = std::fs::read(path).unwrap();
+        check_same(&bytes, &mut reused, &path.display().to_string());
+        accepted += usize::from(decode_usage(&bytes).is_ok());
+    }
+    // The corpus holds both kinds, so both branches were compared.
+    assert!(
+        accepted > 0 && accepted < files.len(),
+        "{accepted} of {} accepted",
+        files.len()
+    );
+}
+
+#[test]
+fn recorded_traces_decode_over_each_other_as_they_decode_fresh() {
+    let mut reused = ResourceUsage::default();
+    let mut records = 0;
+    for name in [
+        "demo-trace.jsonl",
+        "baseline_smoke_test_resource_usage.json",
+        "ema_insufficient_metrics_test.json",
+        "pr_executor_pass_test.json",
+    ] {
+        let bytes = std::fs::read(root().join("tests/data").join(name)).unwrap();
+        let (_, trace) = load_trace_bytes(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for (i, u) in trace.iter().enumerate() {
+            check_same(
+                &u.encode_to_vec(),
+                &mut reused,
+                &format!("{name} record {}", i + 1),
+            );
+            records += 1;
+        }
+    }
+    assert!(records > 20, "{records} records");
+}
+
+/// Executors from a small alphabet of ids, so that duplicates, missing ids
+/// and executors coming and going all happen.
+fn node() -> impl Strategy<Value = ResourceUsage> {
+    let executor = (
+        0u8..6,
+        0u8..3,
+        any::<bool>(),
+        0u8..4,
+        0.0f64..4.0,
+        0u32..2000,
+    );
+    prop::collection::vec(executor, 0..10).prop_map(|specs| {
+        let specs: Vec<ExecutorSpec> = specs
+            .into_iter()
+            .map(|(id, fw, revocable, shape, cpus, t)| {
+                let framework = ["fw-a", "fw-b", ""][fw as usize];
+                let executor = if id == 5 {
+                    String::new()
+                } else {
+                    format!("e{id}")
+                };
+                let mut s = ExecutorSpec::new(framework, &executor, revocable, cpus, 256.0);
+                match shape {
+                    0 => {}
+                    1 => s = s.cpu(1000.0 + f64::from(t), f64::from(t) * 0.1),
+                    2 => s = s.cpu(1000.0 + f64::from(t), 1.0).rss(u64::from(t) << 20),
+                    _ => {
+                        s.container_id = None;
+                        s = s.perf(1000.0, 1.0, u64::from(t) * 1000, u64::from(t) * 700);
+                    }
+                }
+                s
+            })
+            .collect();
+        usage(8.0, 8192.0, &specs)
+    })
+}
+
+/// A valid encoding with some bytes changed, cut or added.
+fn mutated() -> impl Strategy<Value = Vec<u8>> {
+    (
+        node(),
+        prop::collection::vec((any::<u16>(), any::<u8>(), 0u8..3), 0..4),
+    )
+        .prop_map(|(u, edits)| {
+            let mut bytes = u.encode_to_vec();
+            for (at, value, kind) in edits {
+                if bytes.is_empty() {
+                    break;
+                }
+                let at = usize::from(at) % bytes.len();
+                match kind {
+                    0 => bytes[at] = value,
+                    1 => bytes.truncate(at),
+                    _ => bytes.insert(at, value),
+                }
+            }
+            bytes
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn a_sequence_of_snapshots_decodes_over_itself_as_each_decodes_fresh(
+        seq in prop::collection::vec(node(), 1..6)
+    ) {
+        let mut reused = ResourceUsage::default();
+        for (i, u) in seq.iter().enumerate() {
+            check_same(&u.encode_to_vec(), &mut reused, &format!("tick {i}"));
+        }
+    }
+
+    #[test]
+    fn mutated_and_random_bytes_get_the_fresh_decode_s_answer(
+        before in node(), bytes in mutated(), noise in prop::collection::vec(any::<u8>(), 0..64)
+    ) {
+        let mut reused = decode_usage(&before.encode_to_vec()).unwrap();
+        check_same(&bytes, &mut reused, "mutated");
+        check_same(&noise, &mut reused, "random");
+        // After a refusal, the next good snapshot is whole again.
+        check_same(&before.encode_to_vec(), &mut reused, "after");
+    }
+}
+
+fn shipped() -> Vec<(String, String)> {
+    let dir = root().join("pipelines");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            (
+                p.display().to_string(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn build(name: &str, text: &str) -> Option<Pipeline> {
+    // Pipelines with `[[sli]]` tables start fetchers: not for this test.
+    if text.contains("[[sli]]") {
+        return None;
+    }
+    Some(build_pipeline(name, text, &[], BuildOptions::default()).unwrap_or_else(|e| panic!("{e}")))
+}
+
+#[test]
+fn every_shipped_pipeline_decides_the_same_on_both_decode_paths() {
+    // The synthetic node past the warm-up, with executors leaving, coming
+    // back and a garbage tick in between; then a recorded agent trace.
+    let mut ticks: Vec<Vec<u8>> = Vec::new();
+    for t in 1..=40u64 {
+        let mut u = synthetic_node(12, t);
+        if t % 7 == 0 {
+            u.executors.truncate(8);
+        }
+        if t % 11 == 0 {
+            u.executors.reverse();
+        }
+        ticks.push(u.encode_to_vec());
+        if t == 25 {
+            ticks.push(vec![0xff, 0x01, 0x02]);
+        }
+    }
+    let recorded = std::fs::read(root().join("tests/data/demo-trace.jsonl")).unwrap();
+    let (_, trace) = load_trace_bytes(&recorded).unwrap();
+    ticks.extend(trace.iter().map(|u| u.encode_to_vec()));
+
+    let mut compared = 0;
+    for (name, text) in shipped() {
+        let (Some(mut old), Some(mut new)) = (build(&name, &text), build(&name, &text)) else {
+            continue;
+        };
+        let mut snapshot = Snapshot::new(ResourceUsage::default());
+        for (i, bytes) in ticks.iter().enumerate() {
+            let fresh = decode_usage(bytes).map(Snapshot::new);
+            let reused = decode_usage_into(bytes, &mut snapshot.usage);
+            assert_eq!(fresh.is_ok(), reused.is_ok(), "{name} tick {i}");
+            let Ok(fresh) = fresh else { continue };
+            snapshot.rebuild();
+            let a = format!("{:?}", old.tick(&fresh));
+            let b = format!("{:?}", new.tick(&snapshot));
+            assert_eq!(a, b, "{name} tick {i}: the decisions differ");
+            compared += 1;
+        }
+    }
+    assert!(compared > 500, "{compared} ticks compared");
+}
