@@ -3,8 +3,9 @@
 //! Each tick, a synthetic `ResourceUsage` of N executors (a share of them
 //! best-effort, all with cumulative CPU counters and perf counters) is
 //! encoded to protobuf bytes outside the timed region, then timed:
-//! 1. decode (`decode_usage`), as the C ABI does with the agent's bytes;
-//! 2. the snapshot view and every pipeline's tick.
+//! 1. decode (`decode_usage_into` over the previous tick's message), as the
+//!    C ABI does with the agent's bytes;
+//! 2. the snapshot view (`Snapshot::rebuild`) and every pipeline's tick.
 //!
 //! Reported: mean and percentiles of decode and decode + pipelines per
 //! tick, the cost per executor, the ratio (decode + pipelines) / decode,
@@ -17,7 +18,7 @@ use anyhow::Context;
 use prost::Message;
 use serde::Serialize;
 use serenity_core::model::proto;
-use serenity_core::{build_pipeline, decode_usage, BuildOptions, Pipeline, Snapshot};
+use serenity_core::{build_pipeline, decode_usage_into, BuildOptions, Pipeline, Snapshot};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -243,6 +244,7 @@ pub fn measure(args: &BenchArgs) -> anyhow::Result<BenchReport> {
     let mut pipe_us = vec![0.0; args.ticks];
     let mut total_us = vec![0.0; args.ticks];
     let mut bytes = Vec::new();
+    let mut snapshot = Snapshot::new(proto::ResourceUsage::default());
     let mut rss_half = None;
     for t in 0..args.ticks {
         bytes.clear();
@@ -250,9 +252,10 @@ pub fn measure(args: &BenchArgs) -> anyhow::Result<BenchReport> {
             .encode(&mut bytes)
             .context("encoding the synthetic snapshot")?;
         let t0 = Instant::now();
-        let usage = decode_usage(&bytes).map_err(|e| anyhow::anyhow!("decoding: {e}"))?;
+        decode_usage_into(&bytes, &mut snapshot.usage)
+            .map_err(|e| anyhow::anyhow!("decoding: {e}"))?;
         let t1 = Instant::now();
-        let snapshot = Snapshot::new(usage);
+        snapshot.rebuild();
         for p in pipelines.iter_mut() {
             let outcome = p.tick(&snapshot);
             std::hint::black_box(outcome.slack);
@@ -365,7 +368,7 @@ mod tests {
     fn synthetic_snapshots_decode_and_mark_best_effort_work() {
         let u = synthetic_usage(10, 3, 0.3);
         let bytes = u.encode_to_vec();
-        let back = decode_usage(&bytes).unwrap();
+        let back = serenity_core::decode_usage(&bytes).unwrap();
         assert_eq!(back, u);
         let snap = Snapshot::new(back);
         assert_eq!(snap.executors.len(), 10);

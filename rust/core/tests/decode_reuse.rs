@@ -37,14 +37,133 @@ fn check_same(bytes: &[u8], reused: &mut ResourceUsage, what: &str) {
         "{what}: decoding over the previous message differs from a fresh decode"
     );
     if let Ok(usage) = fresh {
+        let new = Snapshot::new(usage.clone());
+        assert_eq!(
+            format!("{:?}", reference::view(&usage)),
+            format!(
+                "{:?}",
+                (
+                    &new.executors,
+                    &new.rejected,
+                    new.total_cpus,
+                    new.total_mem_bytes,
+                    new.timestamp
+                )
+            ),
+            "{what}: the snapshot differs from the reference view"
+        );
         let mut rebuilt = Snapshot::new(ResourceUsage::default());
-        rebuilt.usage = usage.clone();
+        rebuilt.usage = usage;
         rebuilt.rebuild();
         assert_eq!(
-            format!("{:?}", Snapshot::new(usage)),
+            format!("{new:?}"),
             format!("{rebuilt:?}"),
             "{what}: the rebuilt snapshot differs"
         );
+    }
+}
+
+/// The snapshot view as it was computed before views were rebuilt in place
+/// (one fresh `ExecutorView` per executor, a set of borrowed keys): the
+/// reference the rebuilt views are held to.
+mod reference {
+    use serenity_core::model::proto::{Executor, Resource, ResourceUsage};
+    use serenity_core::model::{ExecutorKey, ExecutorView, Rejection, MIB};
+
+    fn scalar_sum<'a>(resources: impl Iterator<Item = &'a Resource>, name: &str) -> Option<f64> {
+        let mut found = false;
+        let mut sum = 0.0;
+        for r in resources {
+            if r.name.as_deref() != Some(name) {
+                continue;
+            }
+            if let Some(v) = r.scalar.as_ref().and_then(|s| s.value) {
+                if v.is_finite() && v > 0.0 {
+                    sum += v;
+                    found = true;
+                }
+            }
+        }
+        found.then_some(sum)
+    }
+
+    fn one(index: usize, e: &Executor) -> Result<ExecutorView, String> {
+        let info = e.executor_info.as_ref().ok_or_else(|| {
+            format!("executor #{index} has no executor_info, so it cannot be identified")
+        })?;
+        let executor_id = info
+            .executor_id
+            .as_ref()
+            .and_then(|id| id.value.clone())
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| {
+                format!("executor #{index} has no executor_id, so it cannot be identified")
+            })?;
+        let framework_id = info
+            .framework_id
+            .as_ref()
+            .and_then(|id| id.value.clone())
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| {
+                format!("executor {executor_id} (#{index}) has no framework_id, so it cannot be identified")
+            })?;
+        let revocable = || e.allocated.iter().filter(|r| r.revocable.is_some());
+        Ok(ExecutorView {
+            index,
+            key: ExecutorKey {
+                framework_id,
+                executor_id,
+            },
+            container_id: e.container_id.as_ref().and_then(|c| c.value.clone()),
+            revocable: e.allocated.iter().any(|r| r.revocable.is_some()),
+            allocated_cpus: scalar_sum(e.allocated.iter(), "cpus"),
+            allocated_mem_bytes: scalar_sum(e.allocated.iter(), "mem").map(|m| m * MIB),
+            revocable_cpus: scalar_sum(revocable(), "cpus").unwrap_or(0.0),
+            revocable_mem_bytes: scalar_sum(revocable(), "mem").map_or(0.0, |m| m * MIB),
+        })
+    }
+
+    /// (executors, rejected, total cpus, total mem bytes, timestamp).
+    #[allow(clippy::type_complexity)]
+    pub fn view(
+        usage: &ResourceUsage,
+    ) -> (
+        Vec<ExecutorView>,
+        Vec<Rejection>,
+        Option<f64>,
+        Option<f64>,
+        Option<f64>,
+    ) {
+        let mut executors = Vec::new();
+        let mut rejected = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut timestamp: Option<f64> = None;
+        for (index, e) in usage.executors.iter().enumerate() {
+            match one(index, e) {
+                Err(reason) => rejected.push(Rejection { index, reason }),
+                Ok(view) => {
+                    if !seen.insert(view.key.clone()) {
+                        rejected.push(Rejection {
+                            index,
+                            reason: format!(
+                                "executor {} appears more than once in the snapshot; the first entry is used",
+                                view.key
+                            ),
+                        });
+                        continue;
+                    }
+                    if let Some(ts) = e.statistics.as_ref().and_then(|s| s.timestamp) {
+                        if ts.is_finite() {
+                            timestamp = Some(timestamp.map_or(ts, |t: f64| t.max(ts)));
+                        }
+                    }
+                    executors.push(view);
+                }
+            }
+        }
+        let total_cpus = scalar_sum(usage.total.iter(), "cpus");
+        let total_mem_bytes = scalar_sum(usage.total.iter(), "mem").map(|m| m * MIB);
+        (executors, rejected, total_cpus, total_mem_bytes, timestamp)
     }
 }
 
@@ -170,8 +289,19 @@ proptest! {
         seq in prop::collection::vec(node(), 1..6)
     ) {
         let mut reused = ResourceUsage::default();
+        let mut snapshot = Snapshot::new(ResourceUsage::default());
         for (i, u) in seq.iter().enumerate() {
-            check_same(&u.encode_to_vec(), &mut reused, &format!("tick {i}"));
+            let bytes = u.encode_to_vec();
+            check_same(&bytes, &mut reused, &format!("tick {i}"));
+            // The view rebuilt over the previous tick's is the reference view.
+            decode_usage_into(&bytes, &mut snapshot.usage).unwrap();
+            snapshot.rebuild();
+            let s = &snapshot;
+            prop_assert_eq!(
+                format!("{:?}", reference::view(&decode_usage(&bytes).unwrap())),
+                format!("{:?}", (&s.executors, &s.rejected, s.total_cpus, s.total_mem_bytes, s.timestamp)),
+                "tick {}", i
+            );
         }
     }
 

@@ -66,6 +66,13 @@ pub fn decode_usage_into(
 #[inline]
 pub fn varint(b: &mut &[u8]) -> Result<u64> {
     let bytes = *b;
+    // Keys, lengths and small counts are one byte.
+    if let Some((&first, rest)) = bytes.split_first() {
+        if first < 0x80 {
+            *b = rest;
+            return Ok(u64::from(first));
+        }
+    }
     let mut value = 0u64;
     for (i, &byte) in bytes.iter().take(10).enumerate() {
         value |= u64::from(byte & 0x7f) << (7 * i);
