@@ -6,7 +6,9 @@
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use prost::Message;
 use serenity_core::model::build::synthetic_node;
-use serenity_core::{build_pipeline, decode_usage, BuildOptions, Pipeline, Snapshot, ValveControl};
+use serenity_core::{
+    build_pipeline, decode_usage_into, BuildOptions, Pipeline, Snapshot, ValveControl,
+};
 use std::sync::Arc;
 
 const SIZES: &[usize] = &[10, 100, 1_000, 10_000];
@@ -27,16 +29,21 @@ fn bench(c: &mut Criterion) {
     group.sample_size(20);
     for &n in SIZES {
         group.throughput(Throughput::Elements(n as u64));
+        // As the C ABI does: each tick decoded over the previous one's
+        // message and view (`decode_usage_into`, `Snapshot::rebuild`).
         let mut t = 0u64;
+        let mut snap = Snapshot::new(Default::default());
         group.bench_with_input(BenchmarkId::new("decode", n), &n, |b, &n| {
             b.iter_batched(
                 || {
                     t += 1;
                     tick_bytes(n, t)
                 },
-                // Return a count, not the snapshot: both routines then drop
-                // their snapshot inside the timed region.
-                |bytes| Snapshot::new(decode_usage(&bytes).unwrap()).executors.len(),
+                |bytes| {
+                    decode_usage_into(&bytes, &mut snap.usage).unwrap();
+                    snap.rebuild();
+                    snap.executors.len()
+                },
                 BatchSize::LargeInput,
             )
         });
@@ -56,6 +63,7 @@ fn bench(c: &mut Criterion) {
             },
         );
         let mut t = 0u64;
+        let mut snap = Snapshot::new(Default::default());
         group.bench_with_input(BenchmarkId::new("decode+pipelines", n), &n, |b, &n| {
             b.iter_batched(
                 || {
@@ -63,7 +71,8 @@ fn bench(c: &mut Criterion) {
                     tick_bytes(n, t)
                 },
                 |bytes| {
-                    let snap = Snapshot::new(decode_usage(&bytes).unwrap());
+                    decode_usage_into(&bytes, &mut snap.usage).unwrap();
+                    snap.rebuild();
                     let corrections = qos.tick(&snap).corrections.len();
                     let slack = est.tick(&snap).slack;
                     (corrections, slack)
