@@ -150,7 +150,7 @@ HZ=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
 status_kib() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 
-# One measured run: prints "user_pct sys_pct total_pct hwm_kib rss_kib".
+# One measured run: prints "user_pct sys_pct total_pct hwm_kib rss_kib anon_kib file_kib".
 measure() { # binary version
   local cfg; cfg="$(config "$2")"
   "$1" agent --config "$cfg" >"$WORK/log-$2" 2>&1 &
@@ -162,11 +162,13 @@ measure() { # binary version
   sleep "$SECS"
   read -r u1 s1 < <(cpu_ticks "$AGENT_PID")
   local t1; t1=$(date +%s.%N)
-  local hwm rss; hwm=$(status_kib "$AGENT_PID" VmHWM); rss=$(status_kib "$AGENT_PID" VmRSS)
+  local hwm rss anon file
+  hwm=$(status_kib "$AGENT_PID" VmHWM); rss=$(status_kib "$AGENT_PID" VmRSS)
+  anon=$(status_kib "$AGENT_PID" RssAnon); file=$(status_kib "$AGENT_PID" RssFile)
   kill -TERM "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null || true
   AGENT_PID=""
-  awk -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v hz="$HZ" -v t0="$t0" -v t1="$t1" -v h="$hwm" -v r="$rss" \
-    'BEGIN { w = t1 - t0; printf "%.3f %.3f %.3f %s %s\n", 100*u/hz/w, 100*s/hz/w, 100*(u+s)/hz/w, h, r }'
+  awk -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v hz="$HZ" -v t0="$t0" -v t1="$t1" -v h="$hwm" -v r="$rss" -v a="$anon" -v f="$file" \
+    'BEGIN { w = t1 - t0; printf "%.3f %.3f %.3f %s %s %s %s\n", 100*u/hz/w, 100*s/hz/w, 100*(u+s)/hz/w, h, r, a, f }'
 }
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -186,16 +188,16 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 if [ "$ROUNDS" != 0 ]; then
 echo
-echo "| cgroups | binary | CPU % of one core | user % | system % | VmHWM MiB | VmRSS MiB |"
-echo "|---|---|---:|---:|---:|---:|---:|"
+echo "| cgroups | binary | CPU % of one core | user % | system % | VmHWM MiB | VmRSS MiB | of which anon / file MiB |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|"
 for v in $VERSIONS; do
   for which in old new; do
-    awk -v v="$v" -v w="$which" '$1 == v && $2 == w { n++; u += $3; s += $4; t += $5; if ($6 > h) h = $6; r += $7 }
-      END { if (n) printf "| %s | %s | %.2f | %.2f | %.2f | %.1f | %.1f |\n", v, w, t/n, u/n, s/n, h/1024, r/n/1024 }' "$RESULTS"
+    awk -v v="$v" -v w="$which" '$1 == v && $2 == w { n++; u += $3; s += $4; t += $5; if ($6 > h) h = $6; r += $7; a += $8; f += $9 }
+      END { if (n) printf "| %s | %s | %.2f | %.2f | %.2f | %.1f | %.1f | %.1f / %.1f |\n", v, w, t/n, u/n, s/n, h/1024, r/n/1024, a/n/1024, f/n/1024 }' "$RESULTS"
   done
   awk -v v="$v" '$1 == v && $2 == "old" { on++; ot += $5; oh = ($6 > oh ? $6 : oh) }
     $1 == v && $2 == "new" { nn++; nt += $5; nh = ($6 > nh ? $6 : nh) }
-    END { if (on && nn && ot > 0) printf "| %s | new/old | %.2f× | | | %.2f× | |\n", v, (nt/nn)/(ot/on), nh/oh }' "$RESULTS"
+    END { if (on && nn && ot > 0) printf "| %s | new/old | %.2f× | | | %.2f× | | |\n", v, (nt/nn)/(ot/on), nh/oh }' "$RESULTS"
 done
 echo
 echo "$GROUPS_N groups, 1 s ticks, dry run, ${SECS} s measured per run after ${WARMUP} s warm-up, $ROUNDS round(s), $(nproc) CPUs;"

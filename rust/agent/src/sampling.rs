@@ -281,7 +281,8 @@ impl Sampler {
         }
     }
 
-    fn read(&mut self, group: &Group) -> Result<CgroupSample, ProbeError> {
+    /// The group's reader, created on first sight.
+    fn reader(&mut self, group: &Group) -> &mut GroupReader {
         let selection = self.needs.selection;
         let (layout, user_hz) = (&self.layout, self.user_hz);
         self.readers
@@ -294,7 +295,10 @@ impl Sampler {
                 }
                 _ => GroupReader::v2(&CgroupV2::new(&layout.root), &group.path, selection),
             })
-            .read()
+    }
+
+    fn read(&mut self, group: &Group) -> Result<CgroupSample, ProbeError> {
+        self.reader(group).read()
     }
 
     /// Adds the group's starvation totals to `statistics`; a group whose

@@ -11,11 +11,12 @@
 //! and created again under the same path is read afresh.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::cgroup_v1::{self, Gone, V1Sources};
 use crate::cgroup_v2;
 use crate::error::ProbeError;
-use crate::kept_file::{FileCounters, KeptDir, Locate};
+use crate::kept_file::{FileCounters, KeptDir, Locate, V1Group};
 use crate::sample::{now_secs, CgroupSample, Hierarchy};
 use crate::selection::Selection;
 use crate::{CgroupV1, CgroupV2};
@@ -44,18 +45,22 @@ impl GroupReader {
     /// (`<root>/<controller>/<prefix>/<id>`). Nothing is opened yet.
     pub fn v1(reader: &CgroupV1, container_id: &str, selection: Selection) -> Self {
         let group = reader.prefix().join(container_id);
+        let name = reader.root().join(&group);
+        let place = Arc::new(V1Group {
+            root: reader.root().to_path_buf(),
+            group,
+        });
         let at = |controller| {
             KeptDir::new(Locate::V1 {
-                root: reader.root().to_path_buf(),
+                at: place.clone(),
                 controller,
-                group: group.clone(),
             })
         };
         GroupReader {
             dirs: Dirs::V1 {
                 user_hz: reader.user_hz(),
                 dirs: Box::new([at("cpuacct"), at("cpu"), at("memory"), at("blkio")]),
-                name: reader.root().join(&group),
+                name,
             },
             selection,
         }

@@ -42,6 +42,7 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::cgroup_files::FileSource;
 use crate::error::{ParseError, ProbeError};
@@ -74,6 +75,14 @@ pub struct FileCounters {
     pub reads: u64,
 }
 
+/// A v1 group: the directory holding the hierarchies, and the group's
+/// path inside each (shared by the group's directories).
+#[derive(Debug)]
+pub(crate) struct V1Group {
+    pub(crate) root: PathBuf,
+    pub(crate) group: PathBuf,
+}
+
 /// Where a kept directory is.
 #[derive(Debug, Clone)]
 pub(crate) enum Locate {
@@ -82,9 +91,8 @@ pub(crate) enum Locate {
     /// `<hierarchy of controller under root>/<group>` (a v1 group), looked
     /// up again while the hierarchy is not mounted.
     V1 {
-        root: PathBuf,
+        at: Arc<V1Group>,
         controller: &'static str,
-        group: PathBuf,
     },
 }
 
@@ -92,13 +100,9 @@ impl Locate {
     fn resolve(&self) -> Option<PathBuf> {
         match self {
             Locate::Path(p) => Some(p.clone()),
-            Locate::V1 {
-                root,
-                controller,
-                group,
-            } => crate::CgroupV1::new(root, "")
+            Locate::V1 { at, controller } => crate::CgroupV1::new(&at.root, "")
                 .hierarchy(controller)
-                .map(|h| h.join(group)),
+                .map(|h| h.join(&at.group)),
         }
     }
 }
