@@ -11,6 +11,7 @@
 //! production = ["production", "services/*"]   # parents of production groups
 //! best_effort = "best-effort"     # parent of best-effort groups
 //! perf = true                     # per-group perf counters (default: when a pipeline reads one)
+//! all_statistics = false          # read every cgroup file (default: only what the pipelines read)
 //!
 //! [total]                         # default: online CPUs and MemTotal
 //! # cpus = 16
@@ -112,6 +113,11 @@ pub struct CgroupsConfig {
     /// `Some(false)` never, `None` (the default) when a pipeline reads a
     /// perf signal ([`serenity_core::signal::PERF_SIGNALS`]).
     pub perf: Option<bool>,
+    /// `all_statistics`: read every cgroup file the probe knows, so that
+    /// each executor carries the full Mesos `ResourceStatistics`, whether
+    /// or not a pipeline reads it. Default false: only the files behind the
+    /// signals the pipelines read (see `crate::needs`).
+    pub all_statistics: bool,
 }
 
 /// `[total]`: the agent's total resources (default: the host's).
@@ -260,6 +266,7 @@ struct RawCgroups {
     production: Option<Spanned<Vec<Spanned<String>>>>,
     best_effort: Option<Spanned<String>>,
     perf: Option<bool>,
+    all_statistics: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -564,6 +571,7 @@ fn check_cgroups(c: &mut Checker<'_>, raw: Option<RawCgroups>) -> Option<Cgroups
         production: production.into_iter().map(|(_, p)| p.join("/")).collect(),
         best_effort: best_effort?,
         perf: raw.perf,
+        all_statistics: raw.all_statistics.unwrap_or(false),
     })
 }
 
@@ -799,6 +807,10 @@ best_effort = "best-effort"
         assert_eq!(config.cgroups.production, ["production", "services/*"]);
         assert_eq!(config.cgroups.best_effort, PathBuf::from("best-effort"));
         assert_eq!(config.cgroups.perf, None, "auto: as the pipelines need");
+        assert!(
+            !config.cgroups.all_statistics,
+            "only what the pipelines read"
+        );
         assert_eq!(config.total, TotalConfig::default());
         assert_eq!(
             config.metrics.listen,
@@ -822,6 +834,7 @@ root = "/cg"
 production = ["/cg/prod/"]
 best_effort = "be/jobs"
 perf = false
+all_statistics = true
 [total]
 cpus = 8
 mem_mib = 1024.5
@@ -844,6 +857,7 @@ state_file = "state/agent.json"
         assert_eq!(config.cgroups.production, ["prod"]);
         assert_eq!(config.cgroups.best_effort, PathBuf::from("be/jobs"));
         assert_eq!(config.cgroups.perf, Some(false));
+        assert!(config.cgroups.all_statistics);
         assert_eq!(config.total.cpus, Some(8.0));
         assert_eq!(config.total.mem_mib, Some(1024.5));
         assert!(!config.metrics.enabled);

@@ -28,6 +28,7 @@ pub mod enforce;
 pub mod groups;
 pub mod http;
 pub mod metrics;
+pub mod needs;
 pub mod run;
 pub mod sampling;
 pub mod state;

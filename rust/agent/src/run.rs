@@ -19,6 +19,7 @@ use crate::enforce::{Decision, Enforcer, Outcome};
 use crate::groups::{discover, Discovery, Group, GroupKind, Layout};
 use crate::http::HttpServer;
 use crate::metrics::{Metrics, SignalValue};
+use crate::needs::Needs;
 use crate::sampling::{host_totals, Sampled, Sampler};
 use serenity_core::sli::SliSpec;
 use serenity_core::summary::Raised;
@@ -280,6 +281,15 @@ fn perf_wanted(
     on
 }
 
+/// The cgroup files the sampler reads: those behind the signals the
+/// pipelines read, or all with `[cgroups] all_statistics`. Logged.
+fn needs_of(config: &AgentConfig, qos: Option<&Pipeline>, estimator: Option<&Pipeline>) -> Needs {
+    let pipelines: Vec<&Pipeline> = qos.into_iter().chain(estimator).collect();
+    let needs = Needs::of(config.cgroups.all_statistics, &pipelines);
+    log::info!(target: "serenity", "cgroup files read every tick: {}", needs.describe());
+    needs
+}
+
 /// `interval_secs`, else the QoS pipeline's, else the estimator's, else 1 s.
 fn tick_interval(
     config: &AgentConfig,
@@ -357,9 +367,10 @@ impl Agent {
         let (qos, estimator) = load_pipelines(&config)?;
         let interval = tick_interval(&config, qos.as_ref(), estimator.as_ref())?;
         let (total_cpus, total_mem_mib) = totals(&config)?;
-        let sampler = Sampler::new(
+        let sampler = Sampler::with_needs(
             layout.clone(),
             perf_wanted(config.cgroups.perf, qos.as_ref(), estimator.as_ref()),
+            needs_of(&config, qos.as_ref(), estimator.as_ref()),
         );
         // The configured action's counter exists from the start at 0, so a
         // scrape sees it (and `rate()` works) before the first correction.
@@ -452,6 +463,8 @@ impl Agent {
             qos.as_ref(),
             estimator.as_ref(),
         ));
+        self.sampler
+            .set_needs(needs_of(&config, qos.as_ref(), estimator.as_ref()));
         // New fetchers before the old ones stop: the new pipelines start
         // afresh, their SLIs missing until the first fetch answers.
         self.slis = SliFetchers::start(&specs);
@@ -519,6 +532,11 @@ impl Agent {
     /// The estimator pipeline.
     pub fn estimator(&self) -> Option<&Pipeline> {
         self.estimator.as_ref()
+    }
+
+    /// The sampler (what it reads, its kept files).
+    pub fn sampler(&self) -> &Sampler {
+        &self.sampler
     }
 
     /// The enforcer (what it changed, dry run or not).

@@ -36,6 +36,12 @@
 //! has no perf statistics (never zeros) until its perf_event group exists
 //! again; then they are reopened.
 //!
+//! Only the files behind the signals the pipelines read are read
+//! ([`crate::needs`]), each through a descriptor kept open and re-read with
+//! one `pread` per tick ([`serenity_probe::GroupReader`]); a group removed
+//! and created again under the same path is reopened (one log line).
+//! [`Sampler::new`] reads everything; the agent passes its [`Needs`].
+//!
 //! Faults are said once: a group that cannot be read is left out of every
 //! tick with one warning when it starts and one line when it is readable
 //! again, and reported in [`Sampled::unreadable`] (the agent then answers
@@ -47,10 +53,11 @@
 
 use crate::config::CgroupVersion;
 use crate::groups::{Group, GroupKind, Layout};
+use crate::needs::Needs;
 use serenity_core::model::build::{usage, ExecutorSpec};
 use serenity_core::model::proto::ResourceUsage;
 use serenity_probe::{cgroup_mounts, perf_event_mount, CgroupSample, CgroupV1, CgroupV2};
-use serenity_probe::{GroupFiles, GroupStarvation, PerfSampler, ProbeError};
+use serenity_probe::{GroupFiles, GroupReader, GroupStarvation, PerfSampler, ProbeError};
 use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -83,7 +90,10 @@ struct PerfSlot {
 pub struct Sampler {
     layout: Layout,
     perf: bool,
+    needs: Needs,
     user_hz: f64,
+    /// One reader (kept descriptors) per group while it is listed.
+    readers: HashMap<PathBuf, GroupReader>,
     slots: HashMap<PathBuf, PerfSlot>,
     starving: HashMap<PathBuf, GroupStarvation>,
     said: HashSet<String>,
@@ -106,12 +116,20 @@ impl std::fmt::Debug for Sampler {
 }
 
 impl Sampler {
-    /// A sampler for groups of `layout`; `perf` opens per-group counters.
+    /// A sampler for groups of `layout` that reads every cgroup file and
+    /// starvation total; `perf` opens per-group counters.
     pub fn new(layout: Layout, perf: bool) -> Sampler {
+        Sampler::with_needs(layout, perf, Needs::ALL)
+    }
+
+    /// A sampler that reads only what `needs` says.
+    pub fn with_needs(layout: Layout, perf: bool, needs: Needs) -> Sampler {
         Sampler {
             layout,
             perf,
+            needs,
             user_hz: serenity_probe::host::user_hz(),
+            readers: HashMap::new(),
             slots: HashMap::new(),
             starving: HashMap::new(),
             said: HashSet::new(),
@@ -134,6 +152,34 @@ impl Sampler {
             self.slots.clear();
         }
         self.perf = perf;
+    }
+
+    /// Changes what is read (a reload whose pipelines read other signals);
+    /// every group's files are reopened and its starvation totals start
+    /// afresh when it changes.
+    pub fn set_needs(&mut self, needs: Needs) {
+        if needs != self.needs {
+            self.readers.clear();
+            self.starving.clear();
+            self.needs = needs;
+        }
+    }
+
+    /// What is read.
+    pub fn needs(&self) -> Needs {
+        self.needs
+    }
+
+    /// Files opened and reads made so far by the readers of the groups
+    /// listed now (the files are kept open between ticks).
+    pub fn file_counters(&self) -> serenity_probe::FileCounters {
+        self.readers
+            .values()
+            .map(GroupReader::counters)
+            .fold(Default::default(), |sum, c| serenity_probe::FileCounters {
+                opens: sum.opens + c.opens,
+                reads: sum.reads + c.reads,
+            })
     }
 
     /// How many groups have perf counters open.
@@ -219,6 +265,9 @@ impl Sampler {
         let present: HashSet<&Path> = kept.iter().map(|g| g.path.as_path()).collect();
         self.slots
             .retain(|path, _| present.contains(path.as_path()));
+        let listed_now: HashSet<&Path> = groups.iter().map(|g| g.path.as_path()).collect();
+        self.readers
+            .retain(|path, _| listed_now.contains(path.as_path()));
         self.starving
             .retain(|path, _| present.contains(path.as_path()));
         let listed: HashSet<&Path> = groups.iter().map(|g| g.path.as_path()).collect();
@@ -232,16 +281,24 @@ impl Sampler {
         }
     }
 
-    fn read(&self, group: &Group) -> Result<CgroupSample, ProbeError> {
-        match self.layout.version {
-            CgroupVersion::V1 => {
-                let parent = group.path.parent().unwrap_or(Path::new(""));
-                CgroupV1::new(&self.layout.root, parent)
-                    .with_user_hz(self.user_hz)
-                    .read(&group.name)
-            }
-            _ => CgroupV2::new(&self.layout.root).read(&group.path),
-        }
+    /// The group's reader, created on first sight.
+    fn reader(&mut self, group: &Group) -> &mut GroupReader {
+        let selection = self.needs.selection;
+        let (layout, user_hz) = (&self.layout, self.user_hz);
+        self.readers
+            .entry(group.path.clone())
+            .or_insert_with(|| match layout.version {
+                CgroupVersion::V1 => {
+                    let parent = group.path.parent().unwrap_or(Path::new(""));
+                    let v1 = CgroupV1::new(&layout.root, parent).with_user_hz(user_hz);
+                    GroupReader::v1(&v1, &group.name, selection)
+                }
+                _ => GroupReader::v2(&CgroupV2::new(&layout.root), &group.path, selection),
+            })
+    }
+
+    fn read(&mut self, group: &Group) -> Result<CgroupSample, ProbeError> {
+        self.reader(group).read()
     }
 
     /// Adds the group's starvation totals to `statistics`; a group whose
@@ -251,24 +308,31 @@ impl Sampler {
         group: &Group,
         statistics: &mut serenity_core::model::proto::ResourceStatistics,
     ) {
-        let files = match self.layout.version {
-            CgroupVersion::V1 => {
-                let parent = group.path.parent().unwrap_or(Path::new(""));
-                let v1 = CgroupV1::new(&self.layout.root, parent);
-                match v1
-                    .group_dir("cpu", &group.name)
-                    .or_else(|| v1.group_dir("cpuacct", &group.name))
-                {
-                    Some(dir) => GroupFiles::V1Tasks(dir.join("tasks")),
-                    None => return,
+        let parts = self.needs.starvation;
+        if !parts.any() {
+            return;
+        }
+        if !self.starving.contains_key(&group.path) {
+            let files = match self.layout.version {
+                CgroupVersion::V1 => {
+                    let parent = group.path.parent().unwrap_or(Path::new(""));
+                    let v1 = CgroupV1::new(&self.layout.root, parent);
+                    match v1
+                        .group_dir("cpu", &group.name)
+                        .or_else(|| v1.group_dir("cpuacct", &group.name))
+                    {
+                        Some(dir) => GroupFiles::V1Tasks(dir.join("tasks")),
+                        None => return,
+                    }
                 }
-            }
-            _ => GroupFiles::V2(self.layout.root.join(&group.path)),
+                _ => GroupFiles::V2(self.layout.root.join(&group.path)),
+            };
+            let reader = GroupStarvation::with_parts(files, "/proc", parts);
+            self.starving.insert(group.path.clone(), reader);
+        }
+        let Some(reader) = self.starving.get_mut(&group.path) else {
+            return;
         };
-        let reader = self
-            .starving
-            .entry(group.path.clone())
-            .or_insert_with(|| GroupStarvation::new(files, "/proc"));
         match reader.read() {
             Ok(totals) => totals.fill(statistics),
             Err(e) => {

@@ -251,7 +251,24 @@ pub(crate) fn count_pids(content: &str) -> Result<u64, ParseError> {
     Ok(seen.len() as u64)
 }
 
-/// A group directory whose files are read with the probe's error rules.
+/// Where a reader gets a group's files: paths read afresh ([`GroupDir`]) or
+/// descriptors kept open ([`crate::kept_file::KeptDir`]).
+pub(crate) trait FileSource {
+    /// The path of `file` in the group (for messages).
+    fn path_of(&self, file: &str) -> PathBuf;
+
+    /// Reads `file` and parses it: `None` when the group does not have the
+    /// file, [`ProbeError::Vanished`] when the group is gone, a parse error
+    /// naming the file.
+    fn parse<T>(
+        &mut self,
+        file: &'static str,
+        parser: impl FnOnce(&str) -> Result<T, ParseError>,
+    ) -> Result<Option<T>, ProbeError>;
+}
+
+/// A group directory whose files are read by path with the probe's error
+/// rules.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct GroupDir<'a> {
     pub(crate) path: &'a Path,
@@ -293,11 +310,16 @@ impl<'a> GroupDir<'a> {
             _ => Err(ProbeError::io(&path, err)),
         }
     }
+}
 
-    /// Reads `file` and parses it; absent files are `None`.
-    pub(crate) fn parse<T>(
-        &self,
-        file: &str,
+impl FileSource for GroupDir<'_> {
+    fn path_of(&self, file: &str) -> PathBuf {
+        self.path.join(file)
+    }
+
+    fn parse<T>(
+        &mut self,
+        file: &'static str,
         parser: impl FnOnce(&str) -> Result<T, ParseError>,
     ) -> Result<Option<T>, ProbeError> {
         match self.read(file)? {

@@ -31,10 +31,11 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::cgroup_files::{self, BlkioLine, GroupDir, KeyedFile};
+use crate::cgroup_files::{self, BlkioLine, FileSource, GroupDir, KeyedFile};
 use crate::error::ProbeError;
 use crate::host;
 use crate::sample::{now_secs, BlkioThrottling, CgroupSample, Hierarchy};
+use crate::selection::Selection;
 
 /// Where cgroup hierarchies are mounted on a standard host.
 pub const DEFAULT_ROOT: &str = "/sys/fs/cgroup";
@@ -80,6 +81,11 @@ impl CgroupV1 {
     /// The directory holding the controller hierarchies.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// USER_HZ, the clock tick of `cpuacct.stat`.
+    pub fn user_hz(&self) -> f64 {
+        self.user_hz
     }
 
     /// The prefix of container groups inside each hierarchy.
@@ -131,63 +137,131 @@ impl CgroupV1 {
     /// memory and blkio, or whose group disappears during the read, is
     /// [`ProbeError::Vanished`].
     pub fn read(&self, container_id: &str) -> Result<CgroupSample, ProbeError> {
+        let dir = |c| self.existing_group(c, container_id);
+        let (cpuacct, cpu, memory, blkio) =
+            (dir("cpuacct"), dir("cpu"), dir("memory"), dir("blkio"));
+        fn open(d: &Option<PathBuf>) -> Option<GroupDir<'_>> {
+            d.as_deref().map(GroupDir::new)
+        }
+        let (mut a, mut c, mut m, mut b) =
+            (open(&cpuacct), open(&cpu), open(&memory), open(&blkio));
+        let sources = V1Sources {
+            cpuacct: a.as_mut(),
+            cpu: c.as_mut(),
+            memory: m.as_mut(),
+            blkio: b.as_mut(),
+        };
         let mut sample = CgroupSample::empty(Hierarchy::V1, now_secs());
-        let cpuacct = self.existing_group("cpuacct", container_id);
-        let cpu = self.existing_group("cpu", container_id);
-        let memory = self.existing_group("memory", container_id);
-        let blkio = self.existing_group("blkio", container_id);
-
-        if let Some(dir) = &cpuacct {
-            read_cpuacct(GroupDir::new(dir), self.user_hz, &mut sample)?;
-        }
-        if let Some(dir) = &cpu {
-            read_cpu(GroupDir::new(dir), &mut sample)?;
-        }
-        if let Some(dir) = &memory {
-            read_memory(GroupDir::new(dir), &mut sample)?;
-        }
-        if let Some(dir) = &blkio {
-            read_blkio(GroupDir::new(dir), &mut sample)?;
-        }
-        match cpuacct.as_ref().or(cpu.as_ref()).or(memory.as_ref()) {
-            Some(dir) => read_pids(GroupDir::new(dir), &mut sample)?,
-            None if blkio.is_none() => {
-                return Err(ProbeError::Vanished {
-                    path: self.root.join(&self.prefix).join(container_id),
-                })
-            }
-            None => {}
-        }
+        read_v1(sources, self.user_hz, Selection::ALL, &mut sample).map_err(|e| match e {
+            Gone::Vanished(e) => e,
+            Gone::NoGroup => ProbeError::Vanished {
+                path: self.root.join(&self.prefix).join(container_id),
+            },
+        })?;
         Ok(sample)
     }
 }
 
-fn read_cpuacct(
-    dir: GroupDir<'_>,
-    user_hz: f64,
-    sample: &mut CgroupSample,
-) -> Result<(), ProbeError> {
-    if let Some(content) = dir.read("cpuacct.stat")? {
-        let path = || dir.path.join("cpuacct.stat");
-        let stat = KeyedFile::parse(&content).map_err(|e| e.in_file(&path()))?;
-        let ticks = |key| stat.get_u64(key).map_err(|e| e.in_file(&path()));
-        sample.cpu_user_secs = ticks("user")?.map(|t| t as f64 / user_hz);
-        sample.cpu_system_secs = ticks("system")?.map(|t| t as f64 / user_hz);
+/// A container's group in each v1 hierarchy that has one (absent: none).
+pub(crate) struct V1Sources<'a, S> {
+    pub(crate) cpuacct: Option<&'a mut S>,
+    pub(crate) cpu: Option<&'a mut S>,
+    pub(crate) memory: Option<&'a mut S>,
+    pub(crate) blkio: Option<&'a mut S>,
+}
+
+/// Why a v1 read has no sample.
+pub(crate) enum Gone {
+    /// A read failed (the group vanished meanwhile, or any other error).
+    Vanished(ProbeError),
+    /// No hierarchy has a group for the container.
+    NoGroup,
+}
+
+impl From<ProbeError> for Gone {
+    fn from(e: ProbeError) -> Self {
+        Gone::Vanished(e)
     }
-    sample.cpu_usage_secs = dir
-        .parse("cpuacct.usage", cgroup_files::parse_u64)?
-        .map(|ns| ns as f64 / 1e9);
+}
+
+/// Reads the `want`ed statistics of one container from its groups.
+pub(crate) fn read_v1<S: FileSource>(
+    sources: V1Sources<'_, S>,
+    user_hz: f64,
+    want: Selection,
+    sample: &mut CgroupSample,
+) -> Result<(), Gone> {
+    let V1Sources {
+        mut cpuacct,
+        mut cpu,
+        mut memory,
+        blkio,
+    } = sources;
+    if let Some(dir) = cpuacct.as_deref_mut() {
+        read_cpuacct(dir, user_hz, want, sample)?;
+    }
+    if let Some(dir) = cpu.as_deref_mut() {
+        read_cpu(dir, want, sample)?;
+    }
+    if let Some(dir) = memory.as_deref_mut() {
+        read_memory(dir, want, sample)?;
+    }
+    let has_blkio = blkio.is_some();
+    if let Some(dir) = blkio {
+        if want.blkio {
+            read_blkio(dir, sample)?;
+        }
+    }
+    match cpuacct.or(cpu).or(memory) {
+        Some(dir) if want.pids => read_pids(dir, sample)?,
+        Some(_) => {}
+        None if !has_blkio => return Err(Gone::NoGroup),
+        None => {}
+    }
     Ok(())
 }
 
-fn read_cpu(dir: GroupDir<'_>, sample: &mut CgroupSample) -> Result<(), ProbeError> {
-    if let Some(content) = dir.read("cpu.stat")? {
-        let path = || dir.path.join("cpu.stat");
-        let stat = KeyedFile::parse(&content).map_err(|e| e.in_file(&path()))?;
-        let get = |key| stat.get_u64(key).map_err(|e| e.in_file(&path()));
-        sample.cpu_nr_periods = get("nr_periods")?;
-        sample.cpu_nr_throttled = get("nr_throttled")?;
-        sample.cpu_throttled_secs = get("throttled_time")?.map(|ns| ns as f64 / 1e9);
+fn read_cpuacct(
+    dir: &mut impl FileSource,
+    user_hz: f64,
+    want: Selection,
+    sample: &mut CgroupSample,
+) -> Result<(), ProbeError> {
+    let times = dir.parse("cpuacct.stat", |content| {
+        let stat = KeyedFile::parse(content)?;
+        Ok((stat.get_u64("user")?, stat.get_u64("system")?))
+    })?;
+    if let Some((user, system)) = times {
+        sample.cpu_user_secs = user.map(|t| t as f64 / user_hz);
+        sample.cpu_system_secs = system.map(|t| t as f64 / user_hz);
+    }
+    if want.cpu_total {
+        sample.cpu_usage_secs = dir
+            .parse("cpuacct.usage", cgroup_files::parse_u64)?
+            .map(|ns| ns as f64 / 1e9);
+    }
+    Ok(())
+}
+
+fn read_cpu(
+    dir: &mut impl FileSource,
+    want: Selection,
+    sample: &mut CgroupSample,
+) -> Result<(), ProbeError> {
+    if want.throttling {
+        let stat = dir.parse("cpu.stat", |content| {
+            let stat = KeyedFile::parse(content)?;
+            Ok((
+                stat.get_u64("nr_periods")?,
+                stat.get_u64("nr_throttled")?,
+                stat.get_u64("throttled_time")?,
+            ))
+        })?;
+        if let Some((periods, throttled, time)) = stat {
+            sample.cpu_nr_periods = periods;
+            sample.cpu_nr_throttled = throttled;
+            sample.cpu_throttled_secs = time.map(|ns| ns as f64 / 1e9);
+        }
     }
     let quota = dir.parse("cpu.cfs_quota_us", cgroup_files::parse_i64)?;
     let period = dir.parse("cpu.cfs_period_us", cgroup_files::parse_u64)?;
@@ -196,9 +270,11 @@ fn read_cpu(dir: GroupDir<'_>, sample: &mut CgroupSample) -> Result<(), ProbeErr
             sample.cpus_limit = Some(quota as f64 / period as f64);
         }
     }
-    sample.cpus_soft_limit = dir
-        .parse("cpu.shares", cgroup_files::parse_u64)?
-        .map(|shares| shares as f64 / 1024.0);
+    if want.soft_limits || sample.cpus_limit.is_none() {
+        sample.cpus_soft_limit = dir
+            .parse("cpu.shares", cgroup_files::parse_u64)?
+            .map(|shares| shares as f64 / 1024.0);
+    }
     Ok(())
 }
 
@@ -206,30 +282,47 @@ fn limited(bytes: u64) -> Option<u64> {
     (bytes < UNLIMITED_BYTES).then_some(bytes)
 }
 
-fn read_memory(dir: GroupDir<'_>, sample: &mut CgroupSample) -> Result<(), ProbeError> {
-    sample.mem_total_bytes = dir.parse("memory.usage_in_bytes", cgroup_files::parse_u64)?;
-    sample.mem_total_memsw_bytes =
-        dir.parse("memory.memsw.usage_in_bytes", cgroup_files::parse_u64)?;
+fn read_memory(
+    dir: &mut impl FileSource,
+    want: Selection,
+    sample: &mut CgroupSample,
+) -> Result<(), ProbeError> {
+    if want.memory_usage {
+        sample.mem_total_bytes = dir.parse("memory.usage_in_bytes", cgroup_files::parse_u64)?;
+        sample.mem_total_memsw_bytes =
+            dir.parse("memory.memsw.usage_in_bytes", cgroup_files::parse_u64)?;
+    }
     sample.mem_limit_bytes = dir
         .parse("memory.limit_in_bytes", cgroup_files::parse_u64)?
         .and_then(limited);
-    sample.mem_soft_limit_bytes = dir
-        .parse("memory.soft_limit_in_bytes", cgroup_files::parse_u64)?
-        .and_then(limited);
-    if let Some(content) = dir.read("memory.stat")? {
-        let path = || dir.path.join("memory.stat");
-        let stat = KeyedFile::parse(&content).map_err(|e| e.in_file(&path()))?;
-        let get = |keys: &[&str]| stat.first_u64(keys).map_err(|e| e.in_file(&path()));
-        sample.mem_rss_bytes = get(&["total_rss", "rss"])?;
-        sample.mem_cache_bytes = get(&["total_cache", "cache"])?;
-        sample.mem_mapped_file_bytes = get(&["total_mapped_file", "mapped_file"])?;
-        sample.mem_swap_bytes = get(&["total_swap", "swap"])?;
-        sample.mem_unevictable_bytes = get(&["total_unevictable", "unevictable"])?;
+    if want.soft_limits || sample.mem_limit_bytes.is_none() {
+        sample.mem_soft_limit_bytes = dir
+            .parse("memory.soft_limit_in_bytes", cgroup_files::parse_u64)?
+            .and_then(limited);
+    }
+    if want.memory_stat {
+        let stat = dir.parse("memory.stat", |content| {
+            let stat = KeyedFile::parse(content)?;
+            Ok([
+                stat.first_u64(&["total_rss", "rss"])?,
+                stat.first_u64(&["total_cache", "cache"])?,
+                stat.first_u64(&["total_mapped_file", "mapped_file"])?,
+                stat.first_u64(&["total_swap", "swap"])?,
+                stat.first_u64(&["total_unevictable", "unevictable"])?,
+            ])
+        })?;
+        if let Some([rss, cache, mapped, swap, unevictable]) = stat {
+            sample.mem_rss_bytes = rss;
+            sample.mem_cache_bytes = cache;
+            sample.mem_mapped_file_bytes = mapped;
+            sample.mem_swap_bytes = swap;
+            sample.mem_unevictable_bytes = unevictable;
+        }
     }
     Ok(())
 }
 
-fn read_blkio(dir: GroupDir<'_>, sample: &mut CgroupSample) -> Result<(), ProbeError> {
+fn read_blkio(dir: &mut impl FileSource, sample: &mut CgroupSample) -> Result<(), ProbeError> {
     let serviced = dir.parse(
         "blkio.throttle.io_serviced",
         cgroup_files::parse_blkio_throttle,
@@ -282,7 +375,7 @@ fn merge_blkio(serviced: Vec<BlkioLine>, bytes: Vec<BlkioLine>) -> Vec<BlkioThro
     devices
 }
 
-fn read_pids(dir: GroupDir<'_>, sample: &mut CgroupSample) -> Result<(), ProbeError> {
+fn read_pids(dir: &mut impl FileSource, sample: &mut CgroupSample) -> Result<(), ProbeError> {
     sample.processes = dir.parse("cgroup.procs", cgroup_files::count_pids)?;
     sample.threads = dir.parse("tasks", cgroup_files::count_pids)?;
     Ok(())

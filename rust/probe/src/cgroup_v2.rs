@@ -29,9 +29,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cgroup_files::{self, GroupDir, KeyedFile};
+use crate::cgroup_files::{self, FileSource, GroupDir, KeyedFile};
 use crate::error::ProbeError;
 use crate::sample::{now_secs, BlkioOp, BlkioThrottling, CgroupSample, Hierarchy};
+use crate::selection::Selection;
 
 /// The unified hierarchy on a pure cgroup v2 host.
 pub const DEFAULT_ROOT: &str = "/sys/fs/cgroup";
@@ -67,18 +68,31 @@ impl CgroupV2 {
     /// not exist or disappears during the read is [`ProbeError::Vanished`].
     pub fn read(&self, group: impl AsRef<Path>) -> Result<CgroupSample, ProbeError> {
         let path = self.root.join(group);
-        let mut sample = CgroupSample::empty(Hierarchy::V2, now_secs());
         if !path.is_dir() {
             return Err(ProbeError::Vanished { path });
         }
-        let dir = GroupDir::new(&path);
-        read_cpu(dir, &mut sample)?;
-        read_memory(dir, &mut sample)?;
-        read_io(dir, &mut sample)?;
-        sample.processes = dir.parse("cgroup.procs", cgroup_files::count_pids)?;
-        sample.threads = dir.parse("cgroup.threads", cgroup_files::count_pids)?;
+        let mut sample = CgroupSample::empty(Hierarchy::V2, now_secs());
+        read_v2(&mut GroupDir::new(&path), Selection::ALL, &mut sample)?;
         Ok(sample)
     }
+}
+
+/// Reads the `want`ed statistics of one group.
+pub(crate) fn read_v2(
+    dir: &mut impl FileSource,
+    want: Selection,
+    sample: &mut CgroupSample,
+) -> Result<(), ProbeError> {
+    read_cpu(dir, want, sample)?;
+    read_memory(dir, want, sample)?;
+    if want.blkio {
+        read_io(dir, sample)?;
+    }
+    if want.pids {
+        sample.processes = dir.parse("cgroup.procs", cgroup_files::count_pids)?;
+        sample.threads = dir.parse("cgroup.threads", cgroup_files::count_pids)?;
+    }
+    Ok(())
 }
 
 /// `cpu.weight` back to CPUs, inverting the runc/Kubernetes shares mapping.
@@ -87,48 +101,83 @@ pub fn weight_to_cpus(weight: u64) -> f64 {
     shares / 1024.0
 }
 
-fn read_cpu(dir: GroupDir<'_>, sample: &mut CgroupSample) -> Result<(), ProbeError> {
-    if let Some(content) = dir.read("cpu.stat")? {
-        let path = || dir.path.join("cpu.stat");
-        let stat = KeyedFile::parse(&content).map_err(|e| e.in_file(&path()))?;
-        let get = |key| stat.get_u64(key).map_err(|e| e.in_file(&path()));
+fn read_cpu(
+    dir: &mut impl FileSource,
+    want: Selection,
+    sample: &mut CgroupSample,
+) -> Result<(), ProbeError> {
+    let stat = dir.parse("cpu.stat", |content| {
+        let stat = KeyedFile::parse(content)?;
+        let mut values = [None; 6];
+        let keys = [
+            "usage_usec",
+            "user_usec",
+            "system_usec",
+            "nr_periods",
+            "nr_throttled",
+            "throttled_usec",
+        ];
+        for (value, key) in values.iter_mut().zip(keys) {
+            *value = stat.get_u64(key)?;
+        }
+        Ok(values)
+    })?;
+    if let Some([usage, user, system, periods, throttled, throttled_usec]) = stat {
         let secs = |usec: u64| usec as f64 / 1e6;
-        sample.cpu_usage_secs = get("usage_usec")?.map(secs);
-        sample.cpu_user_secs = get("user_usec")?.map(secs);
-        sample.cpu_system_secs = get("system_usec")?.map(secs);
-        sample.cpu_nr_periods = get("nr_periods")?;
-        sample.cpu_nr_throttled = get("nr_throttled")?;
-        sample.cpu_throttled_secs = get("throttled_usec")?.map(secs);
+        sample.cpu_usage_secs = usage.map(secs);
+        sample.cpu_user_secs = user.map(secs);
+        sample.cpu_system_secs = system.map(secs);
+        sample.cpu_nr_periods = periods;
+        sample.cpu_nr_throttled = throttled;
+        sample.cpu_throttled_secs = throttled_usec.map(secs);
     }
     if let Some((Some(quota), period)) = dir.parse("cpu.max", cgroup_files::parse_cpu_max)? {
         if period > 0 {
             sample.cpus_limit = Some(quota as f64 / period as f64);
         }
     }
-    sample.cpu_weight = dir.parse("cpu.weight", cgroup_files::parse_u64)?;
-    sample.cpus_soft_limit = sample.cpu_weight.map(weight_to_cpus);
-    Ok(())
-}
-
-fn read_memory(dir: GroupDir<'_>, sample: &mut CgroupSample) -> Result<(), ProbeError> {
-    sample.mem_total_bytes = dir.parse("memory.current", cgroup_files::parse_u64)?;
-    sample.mem_limit_bytes = dir
-        .parse("memory.max", cgroup_files::parse_max_or_u64)?
-        .flatten();
-    sample.mem_swap_bytes = dir.parse("memory.swap.current", cgroup_files::parse_u64)?;
-    if let Some(content) = dir.read("memory.stat")? {
-        let path = || dir.path.join("memory.stat");
-        let stat = KeyedFile::parse(&content).map_err(|e| e.in_file(&path()))?;
-        let get = |key| stat.get_u64(key).map_err(|e| e.in_file(&path()));
-        sample.mem_rss_bytes = get("anon")?;
-        sample.mem_cache_bytes = get("file")?;
-        sample.mem_mapped_file_bytes = get("file_mapped")?;
-        sample.mem_unevictable_bytes = get("unevictable")?;
+    if want.soft_limits || sample.cpus_limit.is_none() {
+        sample.cpu_weight = dir.parse("cpu.weight", cgroup_files::parse_u64)?;
+        sample.cpus_soft_limit = sample.cpu_weight.map(weight_to_cpus);
     }
     Ok(())
 }
 
-fn read_io(dir: GroupDir<'_>, sample: &mut CgroupSample) -> Result<(), ProbeError> {
+fn read_memory(
+    dir: &mut impl FileSource,
+    want: Selection,
+    sample: &mut CgroupSample,
+) -> Result<(), ProbeError> {
+    if want.memory_usage {
+        sample.mem_total_bytes = dir.parse("memory.current", cgroup_files::parse_u64)?;
+    }
+    sample.mem_limit_bytes = dir
+        .parse("memory.max", cgroup_files::parse_max_or_u64)?
+        .flatten();
+    if want.memory_usage {
+        sample.mem_swap_bytes = dir.parse("memory.swap.current", cgroup_files::parse_u64)?;
+    }
+    if want.memory_stat {
+        let stat = dir.parse("memory.stat", |content| {
+            let stat = KeyedFile::parse(content)?;
+            Ok([
+                stat.get_u64("anon")?,
+                stat.get_u64("file")?,
+                stat.get_u64("file_mapped")?,
+                stat.get_u64("unevictable")?,
+            ])
+        })?;
+        if let Some([anon, file, mapped, unevictable]) = stat {
+            sample.mem_rss_bytes = anon;
+            sample.mem_cache_bytes = file;
+            sample.mem_mapped_file_bytes = mapped;
+            sample.mem_unevictable_bytes = unevictable;
+        }
+    }
+    Ok(())
+}
+
+fn read_io(dir: &mut impl FileSource, sample: &mut CgroupSample) -> Result<(), ProbeError> {
     let Some(lines) = dir.parse("io.stat", cgroup_files::parse_io_stat)? else {
         return Ok(());
     };

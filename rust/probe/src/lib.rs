@@ -5,6 +5,9 @@
 //!   of the unified hierarchy (Kubernetes layouts included). Both return a
 //!   timestamped [`CgroupSample`] that converts to Mesos's
 //!   `ResourceStatistics` with [`CgroupSample::to_statistics`].
+//! - [`GroupReader`] reads one group again and again through descriptors
+//!   kept open (one `pread` per file and tick), only the files its
+//!   [`Selection`] needs.
 //! - [`discover_v1`] and [`discover_v2`] list the container groups under a
 //!   parent.
 //! - [`CgroupPerfCounters`] keeps per-cgroup perf counters open continuously
@@ -33,19 +36,24 @@ pub mod cgroup_v2;
 mod discovery;
 pub mod enrich;
 mod error;
+mod group_reader;
 pub mod host;
+mod kept_file;
 mod mount;
 pub mod perf;
 mod perf_sample;
 pub mod psi;
 mod sample;
 pub mod schedstat;
+mod selection;
 pub mod starvation;
 
 pub use cgroup_v1::CgroupV1;
 pub use cgroup_v2::CgroupV2;
 pub use discovery::{container_id_from_dir_name, discover_v1, discover_v2, DiscoveredGroup};
 pub use error::ProbeError;
+pub use group_reader::GroupReader;
+pub use kept_file::{FileCounters, REPROBE_READS};
 pub use mount::{
     cgroup_mounts, ensure_perf_event_hierarchy, perf_event_mount, CgroupMount, MOUNTINFO_PATH,
 };
@@ -53,7 +61,10 @@ pub use perf::{
     CgroupPerfCounters, EventSupport, PerfEvent, PerfInterval, PerfReading, PerfSampler, RawCount,
 };
 pub use sample::{now_secs, BlkioOp, BlkioThrottling, CgroupSample, DeviceNumber, Hierarchy};
-pub use starvation::{locate_container, GroupFiles, GroupStarvation, StarvationTotals};
+pub use selection::Selection;
+pub use starvation::{
+    locate_container, GroupFiles, GroupStarvation, StarvationParts, StarvationTotals,
+};
 
 #[cfg(test)]
 mod test_support {

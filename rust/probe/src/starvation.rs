@@ -66,23 +66,85 @@ pub enum GroupFiles {
     V1Tasks(PathBuf),
 }
 
+/// Which starvation totals to read: the run-queue delay (the task list
+/// and every task's schedstat) and each PSI resource (one file each, v2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StarvationParts {
+    /// The run-queue delay (`runqueue_delay`).
+    pub runqueue: bool,
+    /// PSI cpu `some` (`cpu_pressure`).
+    pub cpu_pressure: bool,
+    /// PSI memory `some` (`mem_pressure`).
+    pub mem_pressure: bool,
+    /// PSI io `some` (`io_pressure`).
+    pub io_pressure: bool,
+}
+
+impl StarvationParts {
+    /// Every total.
+    pub const ALL: StarvationParts = StarvationParts {
+        runqueue: true,
+        cpu_pressure: true,
+        mem_pressure: true,
+        io_pressure: true,
+    };
+
+    /// No total: nothing to read.
+    pub const NONE: StarvationParts = StarvationParts {
+        runqueue: false,
+        cpu_pressure: false,
+        mem_pressure: false,
+        io_pressure: false,
+    };
+
+    /// Whether any total is read.
+    pub fn any(&self) -> bool {
+        *self != StarvationParts::NONE
+    }
+
+    fn psi(&self, resource: PsiResource) -> bool {
+        match resource {
+            PsiResource::Cpu => self.cpu_pressure,
+            PsiResource::Memory => self.mem_pressure,
+            PsiResource::Io => self.io_pressure,
+        }
+    }
+}
+
 /// Reads one group's starvation totals, keeping the per-task state that
 /// makes its run-queue delay monotonic.
 #[derive(Debug, Clone)]
 pub struct GroupStarvation {
     files: GroupFiles,
     runqueue: RunqueueDelay,
+    parts: StarvationParts,
     said: bool,
 }
 
 impl GroupStarvation {
-    /// A reader of `files`, with task files under `proc_root` (`/proc`).
+    /// A reader of every total of `files`, with task files under
+    /// `proc_root` (`/proc`).
     pub fn new(files: GroupFiles, proc_root: impl Into<PathBuf>) -> Self {
+        GroupStarvation::with_parts(files, proc_root, StarvationParts::ALL)
+    }
+
+    /// A reader of the `parts` of `files` only; the others stay absent.
+    pub fn with_parts(
+        files: GroupFiles,
+        proc_root: impl Into<PathBuf>,
+        parts: StarvationParts,
+    ) -> Self {
         GroupStarvation {
             files,
             runqueue: RunqueueDelay::new(proc_root),
+            parts,
             said: false,
         }
+    }
+
+    /// The totals this reader reads.
+    pub fn parts(&self) -> StarvationParts {
+        self.parts
     }
 
     /// The group's files.
@@ -98,13 +160,16 @@ impl GroupStarvation {
             GroupFiles::V2(dir) => (dir.join("cgroup.threads"), Some(dir.clone())),
             GroupFiles::V1Tasks(tasks) => (tasks.clone(), None),
         };
-        match self.runqueue.read(&tasks) {
-            Ok(secs) => totals.runqueue_delay_secs = Some(secs),
-            Err(e) if e.is_vanished() => return Err(e),
-            Err(e) => self.say(&e),
+        if self.parts.runqueue {
+            match self.runqueue.read(&tasks) {
+                Ok(secs) => totals.runqueue_delay_secs = Some(secs),
+                Err(e) if e.is_vanished() => return Err(e),
+                Err(e) => self.say(&e),
+            }
         }
         if let Some(dir) = dir {
-            for resource in PsiResource::ALL {
+            let parts = self.parts;
+            for resource in PsiResource::ALL.into_iter().filter(|r| parts.psi(*r)) {
                 let value = match read_group_psi(&dir, resource) {
                     Ok(p) => p.map(|p| p.some_secs),
                     Err(e) if e.is_vanished() => return Err(e),
@@ -198,5 +263,31 @@ mod tests {
         std::fs::remove_dir_all(tree.path().join("root/cpu/mesos/c2")).unwrap();
         assert!(g.read().unwrap_err().is_vanished());
         assert!(locate_container(&tree.path().join("root"), "mesos", "nope").is_none());
+    }
+
+    #[test]
+    fn only_the_asked_parts_are_read() {
+        let tree = TempTree::new("starvation-parts");
+        tree.write("g/cgroup.threads", "5\n");
+        tree.write(
+            "g/cpu.pressure",
+            "some avg10=0 avg60=0 avg300=0 total=2000000\n",
+        );
+        tree.write(
+            "g/io.pressure",
+            "some avg10=0 avg60=0 avg300=0 total=1000000\n",
+        );
+        tree.write("proc/5/schedstat", "1 3000000000 1\n");
+        let parts = StarvationParts {
+            io_pressure: true,
+            ..StarvationParts::NONE
+        };
+        assert!(parts.any() && !StarvationParts::NONE.any());
+        let files = GroupFiles::V2(tree.path().join("g"));
+        let mut g = GroupStarvation::with_parts(files, tree.path().join("proc"), parts);
+        let t = g.read().unwrap();
+        assert_eq!(t.io_some_secs, Some(1.0));
+        assert_eq!((t.runqueue_delay_secs, t.cpu_some_secs), (None, None));
+        assert_eq!(g.parts(), parts);
     }
 }
