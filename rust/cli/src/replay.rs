@@ -14,12 +14,14 @@ use crate::plot::{PlotFormat, PlotRecorder};
 use crate::Problems;
 use anyhow::Context;
 use serenity_core::model::proto::ResourceUsage;
-use serenity_core::model::trace_text;
+use serenity_core::model::{TraceError, TraceFormat, TraceRecord};
 use serenity_core::signal::SignalNames;
 use serenity_core::{
-    build_pipeline, load_trace, BuildOptions, Pipeline, PipelineKind, Snapshot, ValveControl,
+    build_pipeline, stream_trace, BuildOptions, Pipeline, PipelineKind, Snapshot, ValveControl,
 };
-use std::io::{IsTerminal, Write};
+use serenity_sim::truth::Labels;
+use std::cell::Cell;
+use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -170,60 +172,120 @@ pub fn build_pipelines(files: &[PathBuf], sets: &[String]) -> Result<Vec<Pipelin
     }
 }
 
-/// Loads a trace file (any layout `load_trace` recognises), naming the file
-/// and the first bad record, line and field on failure; bytes that are not
-/// UTF-8 are reported with their offset. Returns the text too (for the
-/// ground truth of simulated traces).
-pub fn read_trace(path: &Path) -> anyhow::Result<(String, Vec<ResourceUsage>)> {
-    let bytes =
-        std::fs::read(path).with_context(|| format!("cannot read trace {}", path.display()))?;
-    let bad =
-        |e: serenity_core::model::DecodeError| anyhow::anyhow!("trace {}: {e}", path.display());
-    let (_, usages) = load_trace(trace_text(&bytes).map_err(bad)?).map_err(bad)?;
-    // The bytes were just checked to be UTF-8: this cannot fail, nor copy.
-    let text = String::from_utf8(bytes)
-        .with_context(|| format!("trace {} is not UTF-8", path.display()))?;
-    Ok((text, usages))
+/// Reads a trace file (any layout [`stream_trace`] recognises) one record at
+/// a time, handing each to `each` as soon as it is decoded; names the file
+/// and the first bad record, line and field on failure (bytes that are not
+/// UTF-8 with their offset). An error of `each` stops the reading and is
+/// returned as it is. Memory does not grow with the trace.
+pub fn stream_trace_file(
+    path: &Path,
+    each: impl FnMut(TraceRecord<'_>) -> anyhow::Result<()>,
+) -> anyhow::Result<(TraceFormat, usize)> {
+    stream_trace_counted(path, &Cell::new(0), each)
 }
 
-/// Runs every pipeline over every record, QoS pipelines first on each tick,
-/// and hands each tick's lines (in `pipelines` order) to `sink`.
-pub fn run_ticks(
-    pipelines: &mut [Pipeline],
-    usages: Vec<ResourceUsage>,
-    mut sink: impl FnMut(u64, &Snapshot, &[Pipeline], Vec<TickLine>),
-) {
-    let mut order: Vec<usize> = (0..pipelines.len()).collect();
-    order.sort_by_key(|&i| match pipelines[i].kind() {
-        PipelineKind::Qos => 0,
-        PipelineKind::Estimator => 1,
-    });
-    // Names and signal tables are fixed once built; copy them so that the
-    // lines can be built while each tick's outcome borrows its pipeline.
-    let meta: Vec<(String, SignalNames)> = pipelines
-        .iter()
-        .map(|p| (p.name().to_owned(), p.signals().clone()))
-        .collect();
-    for (tick, usage) in usages.into_iter().enumerate() {
-        let tick = tick as u64;
-        let snapshot = Snapshot::new(usage);
-        let mut lines: Vec<Option<TickLine>> = vec![None; pipelines.len()];
-        for &i in &order {
-            let outcome = pipelines[i].tick(&snapshot);
-            let (name, signals) = &meta[i];
-            lines[i] = Some(TickLine::new(tick, &snapshot, name, signals, &outcome));
-        }
-        sink(
-            tick,
-            &snapshot,
-            pipelines,
-            lines.into_iter().flatten().collect(),
-        );
+/// [`stream_trace_file`], counting in `read` the bytes read so far.
+fn stream_trace_counted(
+    path: &Path,
+    read: &Cell<u64>,
+    each: impl FnMut(TraceRecord<'_>) -> anyhow::Result<()>,
+) -> anyhow::Result<(TraceFormat, usize)> {
+    let cannot = || format!("cannot read trace {}", path.display());
+    let file = std::fs::File::open(path).with_context(cannot)?;
+    let reader = std::io::BufReader::with_capacity(1 << 16, Counted { inner: file, read });
+    match stream_trace(reader, each) {
+        Ok(done) => Ok(done),
+        Err(TraceError::Io(e)) => Err(anyhow::Error::new(e).context(cannot())),
+        Err(TraceError::Decode(e)) => Err(anyhow::anyhow!("trace {}: {e}", path.display())),
+        Err(TraceError::Stopped(e)) => Err(e),
     }
 }
 
-/// Runs `serenity replay`.
+/// A reader that counts the bytes it passes on (for the progress bar).
+struct Counted<'a, R> {
+    inner: R,
+    read: &'a Cell<u64>,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// Runs every pipeline on one record at a time, QoS pipelines first on each
+/// tick (so that a valve they close applies to the estimate of that tick).
+pub struct Ticker {
+    order: Vec<usize>,
+    meta: Vec<(String, SignalNames)>,
+}
+
+impl Ticker {
+    /// The order and names of `pipelines` (fixed once built).
+    pub fn new(pipelines: &[Pipeline]) -> Ticker {
+        let mut order: Vec<usize> = (0..pipelines.len()).collect();
+        order.sort_by_key(|&i| match pipelines[i].kind() {
+            PipelineKind::Qos => 0,
+            PipelineKind::Estimator => 1,
+        });
+        // Names and signal tables are fixed once built; copy them so that the
+        // lines can be built while each tick's outcome borrows its pipeline.
+        let meta = pipelines
+            .iter()
+            .map(|p| (p.name().to_owned(), p.signals().clone()))
+            .collect();
+        Ticker { order, meta }
+    }
+
+    /// Runs tick `tick` on `usage`: its snapshot and one line per pipeline
+    /// (in `pipelines` order).
+    pub fn tick(
+        &self,
+        pipelines: &mut [Pipeline],
+        tick: u64,
+        usage: ResourceUsage,
+    ) -> (Snapshot, Vec<TickLine>) {
+        let snapshot = Snapshot::new(usage);
+        let mut lines: Vec<Option<TickLine>> = vec![None; pipelines.len()];
+        for &i in &self.order {
+            let outcome = pipelines[i].tick(&snapshot);
+            let (name, signals) = &self.meta[i];
+            lines[i] = Some(TickLine::new(tick, &snapshot, name, signals, &outcome));
+        }
+        (snapshot, lines.into_iter().flatten().collect())
+    }
+}
+
+/// Runs every pipeline over every record (ticks numbered from 0), QoS
+/// pipelines first on each tick, and hands each tick's lines (in
+/// `pipelines` order) to `sink`. `serenity replay` does the same one record
+/// at a time as it reads the trace ([`Ticker`]).
+pub fn run_ticks(
+    pipelines: &mut [Pipeline],
+    usages: impl IntoIterator<Item = ResourceUsage>,
+    mut sink: impl FnMut(u64, &Snapshot, &[Pipeline], Vec<TickLine>),
+) {
+    let ticker = Ticker::new(pipelines);
+    for (tick, usage) in usages.into_iter().enumerate() {
+        let (snapshot, lines) = ticker.tick(pipelines, tick as u64, usage);
+        sink(tick as u64, &snapshot, pipelines, lines);
+    }
+}
+
+/// Runs `serenity replay`, its output on stdout.
 pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
+    let stdout = std::io::stdout();
+    replay_to(args, std::io::BufWriter::new(stdout.lock()))
+}
+
+/// Runs `serenity replay` with its output (table or JSON Lines) written to
+/// `out`. The trace is read one record at a time: each record is decoded,
+/// run through the pipelines and written (JSON Lines) or kept as a table row
+/// before the next is read, so memory does not grow with the trace (only the
+/// table rows and, with `--plot`, the plotted series do, not the snapshots).
+pub fn replay_to(args: &ReplayArgs, mut out: impl Write) -> anyhow::Result<ExitCode> {
     // The plot is written last: check its path first, so that a long replay
     // does not end in an error.
     let plot_format = match &args.plot {
@@ -231,16 +293,9 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let mut pipelines = build_pipelines(&args.pipelines, &args.sets)?;
-    let (text, usages) = read_trace(&args.trace)?;
-    let truth = crate::truth::load_truth(&text).unwrap_or_else(|e| {
-        log::warn!("ignoring the trace's ground truth: {e}");
-        Vec::new()
-    });
-    drop(text);
-    let n = usages.len() as u64;
-    let progress = progress_bar(n);
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let ticker = Ticker::new(&pipelines);
+    let size = std::fs::metadata(&args.trace).map_or(0, |m| m.len());
+    let mut progress: Option<indicatif::ProgressBar> = None;
     let names: Vec<String> = pipelines.iter().map(|p| p.name().to_owned()).collect();
     let mut summaries: Vec<Summary> = names
         .iter()
@@ -254,48 +309,62 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let mut table = Table::new(header);
     let mut t0: Option<f64> = None;
     let mut recorder = args.plot.as_ref().map(|_| PlotRecorder::default());
+    // The plot's ground truth (simulated traces), read from each record's line.
+    let mut labels = args.plot.as_ref().map(|_| Labels::default());
+    let mut labels_error: Option<String> = None;
     let mut write_error: Option<std::io::Error> = None;
-    run_ticks(
-        &mut pipelines,
-        usages,
-        |tick, snapshot, pipelines, lines| {
-            progress.inc(1);
-            if let Some(r) = recorder.as_mut() {
-                r.record(tick, snapshot, pipelines, &lines);
+    let read = Cell::new(0u64);
+    let streamed = stream_trace_counted(&args.trace, &read, |record| {
+        let tick = record.index as u64;
+        if let (Some(l), Some(text), None) = (labels.as_mut(), record.text, &labels_error) {
+            if let Err(e) = l.push_line(record.line.unwrap_or_default(), text) {
+                labels_error = Some(e);
             }
-            for (s, l) in summaries.iter_mut().zip(&lines) {
-                s.add(l);
-            }
-            match args.output {
-                ReplayFormat::Jsonl => {
-                    for l in &lines {
-                        if write_error.is_some() {
-                            break;
-                        }
-                        let res = serde_json::to_writer(&mut out, l)
-                            .map_err(std::io::Error::other)
-                            .and_then(|_| out.write_all(b"\n"));
-                        if let Err(e) = res {
-                            write_error = Some(e);
-                        }
+        }
+        let (snapshot, lines) = ticker.tick(&mut pipelines, tick, record.usage);
+        if tick + 1 == PROGRESS_AFTER_TICKS {
+            progress = progress_bar(size);
+        }
+        if let Some(p) = &progress {
+            p.set_position(read.get());
+        }
+        if let Some(r) = recorder.as_mut() {
+            r.record(tick, &snapshot, &pipelines, &lines);
+        }
+        for (s, l) in summaries.iter_mut().zip(&lines) {
+            s.add(l);
+        }
+        match args.output {
+            ReplayFormat::Jsonl => {
+                for l in &lines {
+                    let res = serde_json::to_writer(&mut out, l)
+                        .map_err(std::io::Error::other)
+                        .and_then(|_| out.write_all(b"\n"));
+                    if let Err(e) = res {
+                        // Nothing more can be written: stop reading.
+                        write_error = Some(e);
+                        anyhow::bail!("the replay output cannot be written");
                     }
                 }
-                ReplayFormat::Table => {
-                    if t0.is_none() {
-                        t0 = snapshot.timestamp;
-                    }
-                    let time = match (snapshot.timestamp, t0) {
-                        (Some(t), Some(t0)) => format!("{:.1}", t - t0),
-                        _ => "-".into(),
-                    };
-                    let mut row = vec![tick.to_string(), time];
-                    row.extend(lines.iter().map(TickLine::cell));
-                    table.push(row);
-                }
             }
-        },
-    );
-    progress.finish_and_clear();
+            ReplayFormat::Table => {
+                if t0.is_none() {
+                    t0 = snapshot.timestamp;
+                }
+                let time = match (snapshot.timestamp, t0) {
+                    (Some(t), Some(t0)) => format!("{:.1}", t - t0),
+                    _ => "-".into(),
+                };
+                let mut row = vec![tick.to_string(), time];
+                row.extend(lines.iter().map(TickLine::cell));
+                table.push(row);
+            }
+        }
+        Ok(())
+    });
+    if let Some(p) = &progress {
+        p.finish_and_clear();
+    }
     if let Some(e) = write_error {
         // A closed pipe (e.g. `| head`) is not worth a complaint.
         if e.kind() != std::io::ErrorKind::BrokenPipe {
@@ -303,6 +372,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    streamed?;
     if args.output == ReplayFormat::Table {
         let _ = out.write_all(table.render().as_bytes());
         let _ = writeln!(out);
@@ -316,6 +386,13 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if let (Some(path), Some(format), Some(recorder)) = (&args.plot, plot_format, recorder) {
+        let truth = match labels_error {
+            Some(e) => {
+                log::warn!("ignoring the trace's ground truth: {e}");
+                Vec::new()
+            }
+            None => labels.map(|l| l.truth).unwrap_or_default(),
+        };
         let trace_name = args
             .trace
             .file_name()
@@ -368,19 +445,23 @@ pub fn check_plot_path(path: &Path) -> anyhow::Result<PlotFormat> {
     Ok(format)
 }
 
-/// A progress bar on stderr for traces of 1000 records or more, hidden when
+/// The progress bar appears once this many ticks have run (short replays
+/// go without).
+const PROGRESS_AFTER_TICKS: u64 = 1000;
+
+/// A progress bar on stderr over the trace's `size` bytes, or none when
 /// stderr is not a terminal.
-fn progress_bar(n: u64) -> indicatif::ProgressBar {
-    if n < 1000 || !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
+fn progress_bar(size: u64) -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
     }
-    let bar = indicatif::ProgressBar::new(n);
+    let bar = indicatif::ProgressBar::new(size);
     if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} replay {bar:40} {pos}/{len} ticks (eta {eta})",
+        "{spinner} replay {bar:40} {bytes}/{total_bytes} of the trace (eta {eta})",
     ) {
         bar.set_style(style);
     }
-    bar
+    Some(bar)
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@
 use crate::cli::{ReportFormat, ScoreArgs};
 use anyhow::Context;
 use serenity_sim::score::{aggregate, score_run, Loop, PipelineScore, ScoreOptions};
-use serenity_sim::truth::load_labelled;
+use serenity_sim::truth::Labels;
+use std::io::BufRead;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -22,6 +23,26 @@ pub fn read_result(text: &str) -> anyhow::Result<Vec<TickLine>> {
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| serde_json::from_str(l).with_context(|| format!("result line {}", i + 1)))
         .collect()
+}
+
+/// Reads the replay result file `path` a line at a time (what
+/// [`read_result`] reads from its text).
+pub fn read_result_file(path: &Path) -> anyhow::Result<Vec<TickLine>> {
+    let cannot = || format!("cannot read result {}", path.display());
+    let file = std::fs::File::open(path).with_context(cannot)?;
+    let mut out = Vec::new();
+    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.with_context(cannot)?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        out.push(
+            serde_json::from_str(&line)
+                .with_context(|| format!("result line {}", i + 1))
+                .with_context(|| format!("result {}", path.display()))?,
+        );
+    }
+    Ok(out)
 }
 
 fn opt(v: Option<f64>, digits: usize) -> String {
@@ -77,17 +98,25 @@ fn label_of(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// Scores one trace (closed loop, or open loop with `result`).
-fn score_file(
+/// Scores one trace (closed loop, or open loop with `result`). The trace is
+/// read one record at a time; only each record's truth and actions are kept.
+pub fn score_file(
     trace: &Path,
     result: Option<&Path>,
     opts: &ScoreOptions,
 ) -> anyhow::Result<Vec<PipelineScore>> {
     // The trace is read and checked as replay reads it, so that a bad record
-    // is named the same way.
-    let (text, _) = crate::replay::read_trace(trace)?;
-    let (truth, actions) =
-        load_labelled(&text).map_err(|e| anyhow::anyhow!("trace {}: {e}", trace.display()))?;
+    // is named the same way; only each record's truth and actions are kept.
+    let mut labels = Labels::default();
+    crate::replay::stream_trace_file(trace, |record| {
+        if let Some(text) = record.text {
+            labels
+                .push_line(record.line.unwrap_or_default(), text)
+                .map_err(|e| anyhow::anyhow!("trace {}: {e}", trace.display()))?;
+        }
+        Ok(())
+    })?;
+    let Labels { truth, actions } = labels;
     if !truth.iter().any(Option::is_some) {
         anyhow::bail!(
             "trace {} has no ground truth (`truth` keys); score needs a trace from `serenity simulate`",
@@ -96,9 +125,7 @@ fn score_file(
     }
     match result {
         Some(r) => {
-            let text = std::fs::read_to_string(r)
-                .with_context(|| format!("cannot read result {}", r.display()))?;
-            let lines = read_result(&text).with_context(|| format!("result {}", r.display()))?;
+            let lines = read_result_file(r)?;
             Ok(score_run(&lines, &truth, Loop::Open, opts))
         }
         None => {

@@ -5,7 +5,6 @@
 
 use crate::cli::SimulateArgs;
 use anyhow::Context;
-use serde_json::Value;
 use serenity_sim::Scenario;
 use std::io::Write;
 use std::process::ExitCode;
@@ -19,28 +18,36 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
     if let Some(seed) = args.seed {
         scenario.seed = seed;
     }
-    let records: Vec<Value> = if args.pipelines.is_empty() {
-        serenity_sim::generate(&scenario)
+    // Pipelines are built (and every problem reported) before the output
+    // file is created; each record is written as soon as its tick is done.
+    let mut pipelines = if args.pipelines.is_empty() {
+        Vec::new()
     } else {
-        let mut pipelines = crate::replay::build_pipelines(&args.pipelines, &args.sets)?;
-        serenity_sim::closed_loop::run(&scenario, &mut pipelines).map_err(anyhow::Error::msg)?
+        crate::replay::build_pipelines(&args.pipelines, &args.sets)?
     };
-    let file = std::fs::File::create(&args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let out = args.out.display();
+    let file = std::fs::File::create(&args.out).with_context(|| format!("cannot create {out}"))?;
     let mut w = std::io::BufWriter::new(file);
-    for r in &records {
-        serde_json::to_writer(&mut w, r)?;
-        w.write_all(b"\n")?;
+    let (mut records, mut episodes) = (0usize, 0usize);
+    let mut write = |r: serenity_sim::Written<'_>| -> Result<(), String> {
+        records += 1;
+        if r.truth.onset {
+            episodes += 1;
+        }
+        w.write_all(r.json.as_bytes())
+            .and_then(|_| w.write_all(b"\n"))
+            .map_err(|e| format!("cannot write {out}: {e}"))
+    };
+    if pipelines.is_empty() {
+        serenity_sim::generate_each(&scenario, &mut write)
+    } else {
+        serenity_sim::closed_loop::run_each(&scenario, &mut pipelines, &mut write)
     }
-    w.flush()
-        .with_context(|| format!("cannot write {}", args.out.display()))?;
-    let episodes = records
-        .iter()
-        .filter(|r| r["truth"]["onset"].as_bool() == Some(true))
-        .count();
+    .map_err(anyhow::Error::msg)?;
+    w.flush().with_context(|| format!("cannot write {out}"))?;
     log::info!(
         "wrote {} records ({} interference episode onset{}, {}) to {}",
-        records.len(),
+        records,
         episodes,
         if episodes == 1 { "" } else { "s" },
         if args.pipelines.is_empty() {

@@ -25,7 +25,9 @@ pub use config::{
     build_pipeline, build_pipeline_with_stages, BuildOptions, ConfigError, ConfigErrors,
     ProbeSettings,
 };
-pub use model::{decode_usage, decode_usage_into, load_trace, load_trace_bytes, Snapshot};
+pub use model::{
+    decode_usage, decode_usage_into, load_trace, load_trace_bytes, stream_trace, Snapshot,
+};
 pub use pipeline::{Outcome, Pipeline, PipelineKind, Stopped};
 pub use summary::{NodeSummary, SummaryBuilder, TickRecord};
 pub use tick::{Contention, Correction, Slack};

@@ -17,7 +17,7 @@
 
 use crate::actions::TickLine;
 use crate::scenario::Scenario;
-use crate::world::World;
+use crate::world::{with_labels, World, Written};
 use serde_json::{json, Value};
 use serenity_core::model::proto::ResourceUsage;
 use serenity_core::{Pipeline, PipelineKind, Snapshot};
@@ -27,6 +27,25 @@ use serenity_core::{Pipeline, PipelineKind, Snapshot};
 /// Fails only if a generated record does not decode as a ResourceUsage
 /// (a defect of the simulator, reported with the tick).
 pub fn run(scenario: &Scenario, pipelines: &mut [Pipeline]) -> Result<Vec<Value>, String> {
+    let mut out = Vec::with_capacity(scenario.ticks);
+    run_each(scenario, pipelines, |record| {
+        out.push(serde_json::from_str(record.json).map_err(|e| e.to_string())?);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// [`run`], handing each record to `each` as soon as the tick is done, as
+/// the line [`run`]'s value serializes to (so that a long or wide run is
+/// written without being held). The pipelines see the record decoded from
+/// that text, as a replay of the trace does (exactly the values of the
+/// record: floats round-trip). Stops at the first error, of the simulator
+/// or of `each`.
+pub fn run_each(
+    scenario: &Scenario,
+    pipelines: &mut [Pipeline],
+    mut each: impl FnMut(Written<'_>) -> Result<(), String>,
+) -> Result<(), String> {
     let mut order: Vec<usize> = (0..pipelines.len()).collect();
     order.sort_by_key(|&i| match pipelines[i].kind() {
         PipelineKind::Qos => 0,
@@ -41,10 +60,13 @@ pub fn run(scenario: &Scenario, pipelines: &mut [Pipeline]) -> Result<Vec<Value>
         .collect();
     let mut world = World::new(scenario);
     let mut lendable = estimator.map(|_| 0.0);
-    let mut out = Vec::with_capacity(scenario.ticks);
     for t in 0..scenario.ticks {
-        let (mut record, truth) = world.step(lendable);
-        let usage: ResourceUsage = serde_json::from_value(record.clone())
+        let (record, truth) = world.step(lendable);
+        // Serialized first, so that a wide node's record is never held both
+        // as a JSON value and as a ResourceUsage.
+        let text = record.to_string();
+        drop(record);
+        let usage: ResourceUsage = serde_json::from_str(&text)
             .map_err(|e| format!("tick {t}: the simulated record does not decode: {e}"))?;
         let snapshot = Snapshot::new(usage);
         let mut lines: Vec<Option<TickLine>> = vec![None; pipelines.len()];
@@ -71,9 +93,12 @@ pub fn run(scenario: &Scenario, pipelines: &mut [Pipeline]) -> Result<Vec<Value>
         if let Some(e) = estimator {
             lendable = Some(lines[e].slack.map_or(0.0, |s| s.cpus.max(0.0)));
         }
-        record["truth"] = json!(truth);
-        record["actions"] = json!(lines);
-        out.push(record);
+        let json = with_labels(&text, Some(&json!(lines)), &truth);
+        drop(text);
+        each(Written {
+            json: &json,
+            truth: &truth,
+        })?;
     }
-    Ok(out)
+    Ok(())
 }

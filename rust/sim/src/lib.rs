@@ -22,4 +22,4 @@ pub mod truth;
 pub mod world;
 
 pub use scenario::Scenario;
-pub use world::{generate, World};
+pub use world::{generate, generate_each, World, Written};

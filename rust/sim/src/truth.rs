@@ -61,18 +61,37 @@ pub fn load_labelled(text: &str) -> Result<(Vec<Option<Truth>>, Vec<TickLine>), 
     if !is_lines {
         return Ok((Vec::new(), Vec::new()));
     }
-    let mut out = Vec::new();
-    let mut actions = Vec::new();
+    let mut labels = Labels::default();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let w: WithTruth = serde_json::from_str(line)
-            .map_err(|e| format!("line {}: `truth` or `actions`: {e}", i + 1))?;
-        out.push(w.truth);
-        actions.extend(w.actions.unwrap_or_default());
+        labels.push_line(i + 1, line)?;
     }
-    Ok((out, actions))
+    Ok((labels.truth, labels.actions))
+}
+
+/// The truth and actions of a JSON Lines trace, collected one record (line)
+/// at a time as a streaming reader hands them over: what [`load_labelled`]
+/// returns, without holding the trace.
+#[derive(Debug, Clone, Default)]
+pub struct Labels {
+    /// Every record's truth, in order (`None` for a record without one).
+    pub truth: Vec<Option<Truth>>,
+    /// Every record's actions, in tick order.
+    pub actions: Vec<TickLine>,
+}
+
+impl Labels {
+    /// Reads the `truth` and `actions` of one record, the non-empty line
+    /// `line` (1-based) of the trace; only those keys are decoded.
+    pub fn push_line(&mut self, line: usize, text: &str) -> Result<(), String> {
+        let w: WithTruth = serde_json::from_str(text)
+            .map_err(|e| format!("line {line}: `truth` or `actions`: {e}"))?;
+        self.truth.push(w.truth);
+        self.actions.extend(w.actions.unwrap_or_default());
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -504,3 +504,65 @@ pub fn generate(s: &Scenario) -> Vec<Value> {
         })
         .collect()
 }
+
+/// One record of a simulated trace as written: its JSON (one line, no
+/// newline) and its truth.
+#[derive(Debug, Clone, Copy)]
+pub struct Written<'a> {
+    /// The record: the ResourceUsage with `truth` (and, closed loop, `actions`).
+    pub json: &'a str,
+    /// The record's truth.
+    pub truth: &'a Truth,
+}
+
+/// `record` (the compact JSON of an object whose keys sort between
+/// `actions` and `truth`) with `actions` and `truth` added, in the key order
+/// serde_json writes a [`Value`] in: the text of the value with both keys
+/// inserted, without building it.
+pub(crate) fn with_labels(record: &str, actions: Option<&Value>, truth: &Truth) -> String {
+    let inner = record
+        .strip_prefix('{')
+        .and_then(|r| r.strip_suffix('}'))
+        .unwrap_or(record);
+    let truth = json!(truth).to_string();
+    let actions = actions.map(Value::to_string);
+    let mut out = String::with_capacity(
+        record.len() + truth.len() + actions.as_ref().map_or(0, String::len) + 24,
+    );
+    out.push('{');
+    if let Some(a) = &actions {
+        out.push_str("\"actions\":");
+        out.push_str(a);
+        out.push(',');
+    }
+    if !inner.is_empty() {
+        out.push_str(inner);
+        out.push(',');
+    }
+    out.push_str("\"truth\":");
+    out.push_str(&truth);
+    out.push('}');
+    out
+}
+
+/// [`generate`], handing each record to `each` as soon as it is made, as
+/// the line [`generate`]'s value serializes to (so that a long or wide trace
+/// is written without being held, and without a second copy of a record as
+/// a [`Value`]); stops at the first error of `each`.
+pub fn generate_each<E>(
+    s: &Scenario,
+    mut each: impl FnMut(Written<'_>) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut world = World::new(s);
+    for _ in 0..s.ticks {
+        let (record, truth) = world.step(None);
+        let text = record.to_string();
+        drop(record);
+        let json = with_labels(&text, None, &truth);
+        each(Written {
+            json: &json,
+            truth: &truth,
+        })?;
+    }
+    Ok(())
+}

@@ -2,6 +2,8 @@
 //! write files into a temporary directory, simulate scenarios.
 #![allow(dead_code)]
 
+pub mod synthetic;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -12,6 +12,7 @@ pub mod wire;
 pub use json_de::json_kind;
 pub use snapshot::{ExecutorKey, ExecutorView, Rejection, Snapshot, MIB};
 pub use trace::{
-    decode_usage, load_trace, load_trace_bytes, trace_text, DecodeError, TraceFormat, TRACE_SHAPES,
+    decode_usage, load_trace, load_trace_bytes, stream_trace, trace_text, DecodeError, TraceError,
+    TraceFormat, TraceRecord, TRACE_SHAPES,
 };
 pub use wire::decode_usage_into;
