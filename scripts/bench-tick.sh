@@ -50,7 +50,7 @@ cmake --build "$build" --target serenity_tick_bench -j "$(nproc)" >/dev/null
 bench=$build/cpp_shim/serenity_tick_bench
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
-printf '| executors | ticks | bytes/executor | measure | C++ fresh parse (-O2) | C++ reused parse (-O2) | adapter serialize (-O2) | C++ fresh parse (libmesos -O0) | both modules (C ABI) | modules / fresh parse (-O2) |\n'
+printf '| executors | ticks | bytes/executor | measure | C++ fresh parse (-O2) | C++ reused parse (-O2) | serialize (-O2) | C++ fresh parse (libmesos -O0) | both modules (C ABI) | modules / fresh parse (-O2) |\n'
 printf '|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|\n'
 for n in "${sizes[@]}"; do
   # 60 ticks (15 s apart: the estimator's 300 s warm-up is passed after 20);
