@@ -100,8 +100,7 @@ def emit(name, fields):
         elif kind == "message" and label == "optional":
             p("                    wire::expect(wt, wire::LEN)?;")
             p(f"                    let first = seen & ({bit}) == 0;")
-            fn = "wire::boxed_into" if boxed else "wire::message_into"
-            p(f"                    {fn}(&mut self.{fname}, b, depth, fresh && first)?;")
+            p(f"                    wire::message_into(&mut self.{fname}, b, depth, fresh && first)?;")
         elif kind == "message" and label == "repeated":
             p("                    wire::expect(wt, wire::LEN)?;")
             p(f"                    wire::repeated_into(&mut self.{fname}, &mut n_{fname.replace('r#', '')}, b, depth)?;")

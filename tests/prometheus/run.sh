@@ -210,6 +210,9 @@ root = "$cg"
 production = ["$name/production"]
 best_effort = "$name/best-effort"
 perf = false
+# Every cgroup file, not only those the pipelines' stages read: the
+# dashboard's starvation panel shows signals qos-agent.toml does not read.
+all_statistics = true
 
 [total]
 cpus = 0.25

@@ -387,3 +387,47 @@ fn every_shipped_pipeline_decides_the_same_on_both_decode_paths() {
     }
     assert!(compared > 500, "{compared} ticks compared");
 }
+
+#[test]
+fn the_in_place_decoders_are_what_the_generator_writes_from_proto_rs() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let generated = match Command::new("python3")
+        .arg(root().join("tools/gen_proto_reuse.py"))
+        .output()
+    {
+        Ok(out) if out.status.success() => out.stdout,
+        Ok(out) => panic!(
+            "tools/gen_proto_reuse.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => {
+            println!("SKIP: the_in_place_decoders_are_what_the_generator_writes_from_proto_rs: no python3 ({e})");
+            return;
+        }
+    };
+    let mut rustfmt = match Command::new("rustfmt")
+        .args(["--edition", "2021", "--emit", "stdout"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(e) => {
+            println!("SKIP: the_in_place_decoders_are_what_the_generator_writes_from_proto_rs: no rustfmt ({e})");
+            return;
+        }
+    };
+    rustfmt.stdin.take().unwrap().write_all(&generated).unwrap();
+    let formatted = rustfmt.wait_with_output().unwrap();
+    assert!(
+        formatted.status.success(),
+        "rustfmt refused the generated code"
+    );
+    let committed = std::fs::read(root().join("rust/core/src/model/proto_reuse.rs")).unwrap();
+    assert!(
+        formatted.stdout == committed,
+        "rust/core/src/model/proto_reuse.rs is not what tools/gen_proto_reuse.py writes from \
+         proto.rs: regenerate it (see the script's docstring)"
+    );
+}

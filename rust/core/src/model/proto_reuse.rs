@@ -292,7 +292,7 @@ impl Reuse for ContainerId {
                 2 => {
                     wire::expect(wt, wire::LEN)?;
                     let first = seen & (1 << 1) == 0;
-                    wire::boxed_into(&mut self.parent, b, depth, fresh && first)?;
+                    wire::message_into(&mut self.parent, b, depth, fresh && first)?;
                     seen |= 1 << 1;
                 }
                 _ => wire::skip(b, wt)?,

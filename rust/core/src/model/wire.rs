@@ -175,8 +175,9 @@ pub fn string_into(dst: &mut Option<String>, b: &mut &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// An optional message field: decoded over the message it had when `fresh`
-/// (its first occurrence in a fresh parent), merged into it otherwise.
+/// An optional message field (boxed or not): decoded over the message it
+/// had when `fresh` (its first occurrence in a fresh parent), merged into
+/// it otherwise.
 #[inline]
 pub fn message_into<M: Reuse>(
     dst: &mut Option<M>,
@@ -196,23 +197,10 @@ pub fn message_into<M: Reuse>(
     }
 }
 
-/// A boxed optional message field (a message that contains itself).
-#[inline]
-pub fn boxed_into<M: Reuse>(
-    dst: &mut Option<Box<M>>,
-    b: &mut &[u8],
-    depth: u32,
-    fresh: bool,
-) -> Result<()> {
-    let payload = delimited(b)?;
-    if depth + 1 >= MAX_DEPTH {
-        return Err(Refused);
-    }
-    match dst {
-        Some(m) => m.merge_reuse(payload, depth + 1, fresh),
-        None => dst
-            .insert(Box::default())
-            .merge_reuse(payload, depth + 1, true),
+/// A boxed message (one that contains itself) decodes as the message.
+impl<M: Reuse> Reuse for Box<M> {
+    fn merge_reuse(&mut self, b: &[u8], depth: u32, fresh: bool) -> Result<()> {
+        (**self).merge_reuse(b, depth, fresh)
     }
 }
 
