@@ -203,7 +203,7 @@ fn live_groups_map_to_executors_with_measured_usage() {
         "slack {slack}"
     );
 
-    // Perf: task-clock over the interval, matching cpuacct within 5%.
+    // Perf: task-clock over the interval, at the quota within 5%.
     if perf_dir.is_some() {
         assert!(
             first
@@ -220,9 +220,16 @@ fn live_groups_map_to_executors_with_measured_usage() {
             "web: task-clock {task_clock_cpus:.4} CPUs over {:.3} s",
             perf.duration.unwrap()
         );
+        // A window of `d` seconds overlaps up to d / 0.1 + 1 CFS periods of
+        // 0.1 s, each allowing 0.05 s of run: the quota caps the measured
+        // rate at 0.5 × (1 + 0.1 / d), not 0.5 (a fresh-clone CI measured
+        // 0.5257 over 2.002 s). Within 5% of that band still catches a
+        // counter that misses a CPU or counts another group.
+        let cap = 0.5 * (1.0 + 0.1 / perf.duration.unwrap());
         assert!(
-            (task_clock_cpus - 0.5).abs() <= 0.025,
-            "task-clock {task_clock_cpus} CPUs not within 5% of 0.5"
+            task_clock_cpus >= 0.5 - 0.025 && task_clock_cpus <= cap + 0.025,
+            "task-clock {task_clock_cpus} CPUs outside 0.475 ..= {:.4} (the quota's cap over the window, ±5%)",
+            cap + 0.025
         );
         let job_stats = by_id("job").statistics.as_ref().unwrap();
         assert!(job_stats.perf.is_none(), "job has no perf_event group");
