@@ -310,7 +310,7 @@ pub fn replay_to(args: &ReplayArgs, mut out: impl Write) -> anyhow::Result<ExitC
     let mut t0: Option<f64> = None;
     let mut recorder = args.plot.as_ref().map(|_| PlotRecorder::default());
     // The plot's ground truth (simulated traces), read from each record's line.
-    let mut labels = args.plot.as_ref().map(|_| Labels::default());
+    let mut labels = args.plot.as_ref().map(|_| Labels::for_plot());
     let mut labels_error: Option<String> = None;
     let mut write_error: Option<std::io::Error> = None;
     let read = Cell::new(0u64);

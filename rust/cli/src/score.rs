@@ -106,8 +106,13 @@ pub fn score_file(
     opts: &ScoreOptions,
 ) -> anyhow::Result<Vec<PipelineScore>> {
     // The trace is read and checked as replay reads it, so that a bad record
-    // is named the same way; only each record's truth and actions are kept.
-    let mut labels = Labels::default();
+    // is named the same way; only each record's truth and actions are kept,
+    // and of each truth's lent executors only those a correction names.
+    let result_lines = result.map(read_result_file).transpose()?;
+    let mut labels = match &result_lines {
+        Some(lines) => Labels::for_open_loop_score(lines),
+        None => Labels::for_closed_loop_score(),
+    };
     crate::replay::stream_trace_file(trace, |record| {
         if let Some(text) = record.text {
             labels
@@ -116,18 +121,15 @@ pub fn score_file(
         }
         Ok(())
     })?;
-    let Labels { truth, actions } = labels;
+    let Labels { truth, actions, .. } = labels;
     if !truth.iter().any(Option::is_some) {
         anyhow::bail!(
             "trace {} has no ground truth (`truth` keys); score needs a trace from `serenity simulate`",
             trace.display()
         );
     }
-    match result {
-        Some(r) => {
-            let lines = read_result_file(r)?;
-            Ok(score_run(&lines, &truth, Loop::Open, opts))
-        }
+    match result_lines {
+        Some(lines) => Ok(score_run(&lines, &truth, Loop::Open, opts)),
         None => {
             if actions.is_empty() {
                 anyhow::bail!(

@@ -63,8 +63,8 @@ pub fn run_each(
     for t in 0..scenario.ticks {
         let (record, truth) = world.step(lendable);
         // Serialized first, so that a wide node's record is never held both
-        // as a JSON value and as a ResourceUsage.
-        let text = record.to_string();
+        // as a record and as a ResourceUsage.
+        let text = record.text();
         drop(record);
         let usage: ResourceUsage = serde_json::from_str(&text)
             .map_err(|e| format!("tick {t}: the simulated record does not decode: {e}"))?;

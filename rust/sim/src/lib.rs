@@ -4,6 +4,7 @@
 //!
 //! - [`scenario`]: scenario files (executors, load, events, closed-loop keys);
 //! - [`world`]: the simulated node, one tick at a time, and the open-loop trace;
+//! - [`record`]: the ResourceUsage record it writes each tick;
 //! - [`closed_loop`]: pipelines running inside the node, their kills and
 //!   slack changing what it does next;
 //! - [`truth`] and [`actions`]: what each record carries besides the
@@ -15,6 +16,7 @@
 pub mod actions;
 pub mod closed_loop;
 pub mod episodes;
+pub mod record;
 pub mod rng;
 pub mod scenario;
 pub mod score;

@@ -5,7 +5,7 @@
 
 use crate::actions::TickLine;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// What was really happening on one tick of a simulated trace.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -80,16 +80,89 @@ pub struct Labels {
     pub truth: Vec<Option<Truth>>,
     /// Every record's actions, in tick order.
     pub actions: Vec<TickLine>,
+    keep: KeepLent,
+}
+
+/// Which entries of each record's [`Truth::lent`] a [`Labels`] keeps.
+#[derive(Debug, Clone, Default)]
+enum KeepLent {
+    /// Every entry.
+    #[default]
+    All,
+    /// Those of executors a correction of the record's own `actions` names.
+    Corrected,
+    /// Those of executors a correction names at that tick (record index).
+    Named(HashMap<usize, HashSet<String>>),
+    /// None.
+    Nothing,
 }
 
 impl Labels {
+    /// Collects for the scorer of a closed-loop trace: each truth keeps the
+    /// lent CPUs only of the executors that record's actions correct (all
+    /// the scorer reads of `lent`: what a kill revoked). A wide node's
+    /// `lent` names every best-effort executor on every tick, so keeping it
+    /// whole would grow with the trace's length.
+    pub fn for_closed_loop_score() -> Labels {
+        Labels {
+            keep: KeepLent::Corrected,
+            ..Labels::default()
+        }
+    }
+
+    /// Collects for the scorer of an open-loop trace and its replay
+    /// `result`: each truth keeps the lent CPUs only of the executors a
+    /// result line corrects on that tick.
+    pub fn for_open_loop_score(result: &[TickLine]) -> Labels {
+        let mut named: HashMap<usize, HashSet<String>> = HashMap::new();
+        for l in result {
+            for c in &l.corrections {
+                named
+                    .entry(l.tick as usize)
+                    .or_default()
+                    .insert(c.executor_id.clone());
+            }
+        }
+        Labels {
+            keep: KeepLent::Named(named),
+            ..Labels::default()
+        }
+    }
+
+    /// Collects for a plot, which reads no `lent`: every truth drops it.
+    pub fn for_plot() -> Labels {
+        Labels {
+            keep: KeepLent::Nothing,
+            ..Labels::default()
+        }
+    }
+
     /// Reads the `truth` and `actions` of one record, the non-empty line
     /// `line` (1-based) of the trace; only those keys are decoded.
     pub fn push_line(&mut self, line: usize, text: &str) -> Result<(), String> {
-        let w: WithTruth = serde_json::from_str(text)
+        let mut w: WithTruth = serde_json::from_str(text)
             .map_err(|e| format!("line {line}: `truth` or `actions`: {e}"))?;
+        let tick = self.truth.len();
+        let actions = w.actions.unwrap_or_default();
+        if let Some(truth) = &mut w.truth {
+            match &self.keep {
+                KeepLent::All => {}
+                KeepLent::Nothing => truth.lent.clear(),
+                KeepLent::Corrected => truth.lent.retain(|x, _| {
+                    actions
+                        .iter()
+                        .any(|a| a.corrections.iter().any(|c| &c.executor_id == x))
+                }),
+                KeepLent::Named(named) => {
+                    let here = named.get(&tick);
+                    truth
+                        .lent
+                        .retain(|x, _| here.is_some_and(|h| h.contains(x)));
+                }
+            }
+        }
         self.truth.push(w.truth);
-        self.actions.extend(w.actions.unwrap_or_default());
+        self.actions.extend(actions);
         Ok(())
     }
 }

@@ -31,6 +31,9 @@
 //! and seed give the same trace and one executor's schedule does not move
 //! another's noise.
 
+use crate::record::{
+    ExecutorInfoRecord, ExecutorRecord, Id, PerfRecord, Record, ResourceRecord, StatisticsRecord,
+};
 use crate::rng::Rng;
 use crate::scenario::{Admission, Event, ExecutorKind, ExecutorSpec, Load, Scenario, Shape};
 use crate::truth::Truth;
@@ -82,17 +85,6 @@ fn millis(secs: f64) -> f64 {
 /// Stall and delay totals: to the microsecond, as the kernel counts PSI.
 fn micros(secs: f64) -> f64 {
     (secs * 1e6).round() / 1e6
-}
-
-fn resources(cpus: f64, mem_mib: f64, revocable: bool) -> Value {
-    let r = |name: &str, v: f64| {
-        let mut o = json!({"name": name, "type": "SCALAR", "scalar": {"value": v}});
-        if revocable {
-            o["revocable"] = json!({});
-        }
-        o
-    };
-    json!([r("cpus", cpus), r("mem", mem_mib)])
 }
 
 fn scheduled(e: &ExecutorSpec, t: usize) -> bool {
@@ -227,7 +219,7 @@ impl<'s> World<'s> {
 
     /// Generates tick `t` (ticks must be stepped in order from 0): the
     /// ResourceUsage record (without `truth`) and its truth.
-    pub fn step(&mut self, lendable: Option<f64>) -> (Value, Truth) {
+    pub fn step(&mut self, lendable: Option<f64>) -> (Record<'s>, Truth) {
         let s = self.s;
         let t = self.tick;
         self.tick += 1;
@@ -438,55 +430,53 @@ impl<'s> World<'s> {
             };
             let cache_misses = (instructions * e.cache_mpki / 1000.0 * slowdown).round();
             let mib = 1024.0 * 1024.0;
-            let framework = e.framework.clone().unwrap_or_else(|| {
-                if revocable {
-                    "best-effort-framework".into()
-                } else {
-                    "production-framework".into()
-                }
+            let framework = e.framework.as_deref().unwrap_or(if revocable {
+                "best-effort-framework"
+            } else {
+                "production-framework"
             });
             let container = if life.incarnation == 0 {
                 format!("ctr-{}", e.id)
             } else {
                 format!("ctr-{}-{}", e.id, life.incarnation)
             };
-            executors.push(json!({
-                "executor_info": {
-                    "executor_id": {"value": e.id},
-                    "framework_id": {"value": framework},
-                    "name": e.id,
+            executors.push(ExecutorRecord {
+                allocated: ResourceRecord::pair(e.cpus, e.mem_mib, revocable),
+                container_id: Id { value: container },
+                executor_info: ExecutorInfoRecord {
+                    executor_id: Id { value: &e.id },
+                    framework_id: Id { value: framework },
+                    name: &e.id,
                 },
-                "container_id": {"value": container},
-                "allocated": resources(e.cpus, e.mem_mib, revocable),
-                "statistics": {
-                    "timestamp": time,
-                    "cpus_user_time_secs": millis(life.cpu_seconds * 0.8),
-                    "cpus_system_time_secs": millis(life.cpu_seconds * 0.2),
-                    "cpus_limit": e.cpus,
-                    "mem_rss_bytes": (e.mem_mib * 0.5 * mib) as u64,
-                    "mem_limit_bytes": (e.mem_mib * mib) as u64,
-                    "perf": {
-                        "timestamp": time - dt,
-                        "duration": dt,
-                        "cycles": cycles as u64,
-                        "instructions": instructions as u64,
-                        "cache_misses": cache_misses as u64,
+                statistics: StatisticsRecord {
+                    cpus_limit: e.cpus,
+                    cpus_system_time_secs: millis(life.cpu_seconds * 0.2),
+                    cpus_user_time_secs: millis(life.cpu_seconds * 0.8),
+                    mem_limit_bytes: (e.mem_mib * mib) as u64,
+                    mem_rss_bytes: (e.mem_mib * 0.5 * mib) as u64,
+                    perf: PerfRecord {
+                        cache_misses: cache_misses as u64,
+                        cycles: cycles as u64,
+                        duration: dt,
+                        instructions: instructions as u64,
+                        timestamp: time - dt,
                     },
-                    "serenity_runqueue_delay_secs": micros(life.runqueue_secs),
-                    "serenity_cpu_pressure_some_secs": micros(life.cpu_stall_secs),
-                    "serenity_mem_pressure_some_secs": micros(life.mem_stall_secs),
-                    "serenity_io_pressure_some_secs": micros(life.io_stall_secs),
+                    serenity_cpu_pressure_some_secs: micros(life.cpu_stall_secs),
+                    serenity_io_pressure_some_secs: micros(life.io_stall_secs),
+                    serenity_mem_pressure_some_secs: micros(life.mem_stall_secs),
+                    serenity_runqueue_delay_secs: micros(life.runqueue_secs),
+                    timestamp: time,
                 },
-            }));
+            });
         }
         let round = |x: f64| (x * 1e4).round() / 1e4;
         truth.prod_idle_cpus = round(prod_idle);
         truth.revocable_cpus = round(lent);
         truth.idle_cpus = round((prod_idle - lent).max(0.0));
-        let record = json!({
-            "executors": executors,
-            "total": resources(s.agent_cpus, s.agent_mem_mib, false),
-        });
+        let record = Record {
+            executors,
+            total: ResourceRecord::pair(s.agent_cpus, s.agent_mem_mib, false),
+        };
         (record, truth)
     }
 }
@@ -498,7 +488,8 @@ pub fn generate(s: &Scenario) -> Vec<Value> {
     let mut world = World::new(s);
     (0..s.ticks)
         .map(|_| {
-            let (mut record, truth) = world.step(None);
+            let (record, truth) = world.step(None);
+            let mut record = json!(record);
             record["truth"] = json!(truth);
             record
         })
@@ -556,7 +547,7 @@ pub fn generate_each<E>(
     let mut world = World::new(s);
     for _ in 0..s.ticks {
         let (record, truth) = world.step(None);
-        let text = record.to_string();
+        let text = record.text();
         drop(record);
         let json = with_labels(&text, None, &truth);
         each(Written {

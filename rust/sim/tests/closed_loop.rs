@@ -4,7 +4,7 @@
 use serenity_core::{build_pipeline, BuildOptions, Pipeline, PipelineKind, ValveControl};
 use serenity_sim::closed_loop;
 use serenity_sim::score::{score_run, Loop, PipelineScore, ScoreOptions};
-use serenity_sim::truth::load_labelled;
+use serenity_sim::truth::{load_labelled, Labels};
 use serenity_sim::Scenario;
 use std::path::Path;
 use std::sync::Arc;
@@ -110,4 +110,56 @@ fn lending_against_the_recent_peak_over_lends_far_less_than_lending_the_last_sam
     assert!(raw[0].over_lending_ticks >= 20, "{:?}", raw[0]);
     assert_eq!(peak[0].over_lending_ticks, 0, "{:?}", peak[0]);
     assert!(peak[0].slack_over_idle.unwrap() > 0.65, "{:?}", peak[0]);
+}
+
+#[test]
+fn scoring_labels_that_keep_only_the_corrected_executors_lent_cpus_score_the_same() {
+    // A closed loop with revocations; `serenity score` keeps of each tick's
+    // `lent` only the executors corrected on that tick, so that its memory
+    // does not grow with every best-effort executor of every tick.
+    let files = ["estimator-safe.toml", "qos-starvation.toml"];
+    let (full, text) = run("recurring-bursts", &files);
+    let estimator = full.iter().find(|s| s.kind == "estimator").unwrap();
+    assert!(estimator.revoked_cpus > 0.0, "{estimator:?}");
+    let mut closed = Labels::for_closed_loop_score();
+    let mut kept = 0;
+    for (i, line) in text.lines().enumerate() {
+        closed.push_line(i + 1, line).unwrap();
+    }
+    for t in closed.truth.iter().flatten() {
+        kept += t.lent.len();
+    }
+    let (all, _) = load_labelled(&text).unwrap();
+    let everything: usize = all.iter().flatten().map(|t| t.lent.len()).sum();
+    assert!(kept < everything / 4, "{kept} of {everything} entries kept");
+    let pruned = score_run(
+        &closed.actions,
+        &closed.truth,
+        Loop::Closed,
+        &ScoreOptions::default(),
+    );
+    assert_eq!(
+        serde_json::to_string(&pruned).unwrap(),
+        serde_json::to_string(&full).unwrap()
+    );
+
+    // Open loop: the kills come from a replay result; the same executors'
+    // entries are kept at the ticks the result names them.
+    let mut open = Labels::for_open_loop_score(&closed.actions);
+    let mut unpruned = Labels::default();
+    for (i, line) in text.lines().enumerate() {
+        open.push_line(i + 1, line).unwrap();
+        unpruned.push_line(i + 1, line).unwrap();
+    }
+    let score = |labels: &Labels| {
+        serde_json::to_string(&score_run(
+            &closed.actions,
+            &labels.truth,
+            Loop::Open,
+            &ScoreOptions::default(),
+        ))
+        .unwrap()
+    };
+    assert_eq!(score(&open), score(&unpruned));
+    assert!(score(&open).contains("\"revoked_cpus\""));
 }

@@ -1,7 +1,7 @@
 //! The simulated node: causal interference, kills and the recovery lag,
 //! relaunch, slack admission, starvation totals, determinism.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use serenity_core::load_trace;
 use serenity_sim::scenario::Admission;
 use serenity_sim::truth::Truth;
@@ -210,6 +210,7 @@ drop = 0.5
     let mut records = Vec::new();
     for t in 0..20 {
         let (r, tr) = w.step(None);
+        let r = json!(r);
         if t == 12 {
             assert!(w.kill("batch", 12));
             assert!(!w.kill("web", 12), "production is never killed");
@@ -245,12 +246,13 @@ fn a_killed_executor_is_relaunched_in_a_new_container_with_fresh_counters() {
     let mut records = Vec::new();
     for _ in 0..20 {
         let (r, _) = w.step(None);
-        records.push(r);
+        records.push(json!(r));
     }
     let mut w = World::new(&s);
     let mut killed = Vec::new();
     for t in 0..20 {
         let (r, _) = w.step(None);
+        let r = json!(r);
         if t == 12 {
             w.kill("batch", 12);
         }
@@ -288,7 +290,7 @@ fn slack_admission_waits_until_the_lent_capacity_covers_the_executor() {
         // 1 CPU lent until tick 12, then 2 (batch wants 2).
         let lent = if t < 13 { 1.0 } else { 2.0 };
         let (r, _) = w.step(Some(lent));
-        seen.push(present(&r));
+        seen.push(present(&json!(r)));
     }
     assert!(!seen[10] && !seen[12]);
     assert!(seen[13]);
@@ -341,5 +343,29 @@ drop = 1.5
             "s.toml: event 1: `drop` must be between 0 and 1",
             "s.toml: event 1: `end` must come after `start`",
         ]
+    );
+}
+
+#[test]
+fn a_record_writes_the_text_its_json_value_writes() {
+    // The typed record must write its keys in the sorted order of a
+    // serde_json object, so that traces stay byte-for-byte what they were
+    // when records were built as values: the value's text re-sorts them.
+    let mut s = scenario("");
+    s.executors[1].relaunch_after_ticks = Some(1);
+    let mut w = World::new(&s);
+    let mut revocable_seen = false;
+    for t in 0..40 {
+        let (r, _) = w.step(None);
+        let text = r.text();
+        assert_eq!(text, json!(r).to_string(), "tick {t}");
+        revocable_seen |= text.contains("\"revocable\":{}");
+        if t == 15 {
+            w.kill("batch", t);
+        }
+    }
+    assert!(
+        revocable_seen,
+        "best-effort resources are written revocable"
     );
 }
