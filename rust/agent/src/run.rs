@@ -94,6 +94,9 @@ pub struct Agent {
     reload: Option<Arc<AtomicBool>>,
     /// The production groups whose unreadability zeroed the slack (said once).
     zero_slack_said: Vec<String>,
+    /// The last tick's snapshot, handed back by [`Agent::recycle`]: the next
+    /// tick builds its usage and view in these buffers.
+    spare: Option<Snapshot>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -404,6 +407,7 @@ impl Agent {
             best_effort_missing_said: false,
             reload: None,
             zero_slack_said: Vec::new(),
+            spare: None,
         })
     }
 
@@ -598,9 +602,17 @@ impl Agent {
             );
         }
         self.best_effort_missing_said = discovery.best_effort_missing;
-        let mut sampled =
-            self.sampler
-                .sample(&discovery.groups, self.total_cpus, self.total_mem_mib);
+        let buffers = self
+            .spare
+            .as_mut()
+            .map(|s| std::mem::take(&mut s.usage))
+            .unwrap_or_default();
+        let mut sampled = self.sampler.sample_into(
+            &discovery.groups,
+            self.total_cpus,
+            self.total_mem_mib,
+            buffers,
+        );
         sampled.errors += errors;
         sampled
     }
@@ -622,7 +634,14 @@ impl Agent {
             .collect();
         let mut usage = sampled.usage;
         self.slis.inject(&mut usage);
-        let snapshot = Snapshot::new(usage);
+        let snapshot = match self.spare.take() {
+            Some(mut spare) => {
+                spare.usage = usage;
+                spare.rebuild();
+                spare
+            }
+            None => Snapshot::new(usage),
+        };
 
         let mut contentions = 0;
         let mut raised = Raised::default();
@@ -833,6 +852,14 @@ impl Agent {
         });
     }
 
+    /// Hands a tick's report back, so that the next tick builds its usage
+    /// and snapshot in the buffers of this one's instead of allocating them
+    /// ([`Agent::run_loop`] does this every tick; the result is the same
+    /// without it).
+    pub fn recycle(&mut self, report: TickReport) {
+        self.spare = Some(report.snapshot);
+    }
+
     /// Ticks every interval until `shutdown` is set or `limit` ticks ran.
     /// Returns the number of ticks run.
     pub fn run_loop(&mut self, shutdown: &AtomicBool, limit: Option<u64>) -> u64 {
@@ -851,6 +878,7 @@ impl Agent {
                 report.slack.map(|s| s.cpus),
                 report.elapsed
             );
+            self.recycle(report);
             if limit.is_some_and(|l| ticks >= l) {
                 break;
             }

@@ -54,7 +54,8 @@
 use crate::config::CgroupVersion;
 use crate::groups::{Group, GroupKind, Layout};
 use crate::needs::Needs;
-use serenity_core::model::build::{usage, ExecutorSpec};
+use serenity_core::model::build::{totals, ExecutorSpec};
+use serenity_core::model::proto::Executor;
 use serenity_core::model::proto::ResourceUsage;
 use serenity_probe::{cgroup_mounts, perf_event_mount, CgroupSample, CgroupV1, CgroupV2};
 use serenity_probe::{GroupFiles, GroupReader, GroupStarvation, PerfSampler, ProbeError};
@@ -198,8 +199,25 @@ impl Sampler {
     /// agent's total `cpus` and `mem_mib`. Groups that vanished are left out
     /// quietly; groups that cannot be read are left out, logged and counted.
     pub fn sample(&mut self, groups: &[Group], total_cpus: f64, total_mem_mib: f64) -> Sampled {
+        self.sample_into(groups, total_cpus, total_mem_mib, ResourceUsage::default())
+    }
+
+    /// [`Sampler::sample`], building the usage in the buffers of `usage`
+    /// (the previous tick's, whose contents are replaced), so that a steady
+    /// node does not allocate its executor list every tick.
+    pub fn sample_into(
+        &mut self,
+        groups: &[Group],
+        total_cpus: f64,
+        total_mem_mib: f64,
+        mut usage: ResourceUsage,
+    ) -> Sampled {
         let perf_root = if self.perf { self.perf_root() } else { None };
-        let mut specs = Vec::with_capacity(groups.len());
+        // Executors go straight into the usage's list: an executor is about
+        // 3 KB (its statistics inline), so a second list of them would
+        // double the agent's heap at a few hundred groups.
+        usage.executors.clear();
+        usage.executors.reserve_exact(groups.len());
         let mut kept = Vec::with_capacity(groups.len());
         let mut errors = 0;
         let mut unreadable = Vec::new();
@@ -250,7 +268,7 @@ impl Sampler {
                 .mem_limit_bytes
                 .or(sample.mem_soft_limit_bytes)
                 .map_or(0.0, |b| b as f64 / MIB);
-            specs.push(ExecutorSpec {
+            let spec = ExecutorSpec {
                 framework_id: group.kind.framework_id().to_owned(),
                 executor_id: group.name.clone(),
                 container_id: Some(group.path_str()),
@@ -258,23 +276,24 @@ impl Sampler {
                 cpus,
                 mem_mib,
                 statistics: Some(statistics),
-            });
+            };
+            usage.executors.push(spec.into_executor());
             kept.push(group.clone());
         }
-        disambiguate(&mut specs);
+        disambiguate(&mut usage.executors);
         let present: HashSet<&Path> = kept.iter().map(|g| g.path.as_path()).collect();
         self.slots
             .retain(|path, _| present.contains(path.as_path()));
-        let listed_now: HashSet<&Path> = groups.iter().map(|g| g.path.as_path()).collect();
-        self.readers
-            .retain(|path, _| listed_now.contains(path.as_path()));
         self.starving
             .retain(|path, _| present.contains(path.as_path()));
         let listed: HashSet<&Path> = groups.iter().map(|g| g.path.as_path()).collect();
+        self.readers
+            .retain(|path, _| listed.contains(path.as_path()));
         self.unreadable
             .retain(|path, _| listed.contains(path.as_path()));
+        usage.total = totals(total_cpus, total_mem_mib);
         Sampled {
-            usage: usage(total_cpus, total_mem_mib, &specs),
+            usage,
             groups: kept,
             errors,
             unreadable,
@@ -488,17 +507,31 @@ impl Sampler {
 
 /// Executor ids must be unique per framework: a name used twice becomes the
 /// group's path.
-fn disambiguate(specs: &mut [ExecutorSpec]) {
-    let mut counts: HashMap<(String, String), usize> = HashMap::new();
-    for s in specs.iter() {
-        *counts
-            .entry((s.framework_id.clone(), s.executor_id.clone()))
-            .or_default() += 1;
+fn disambiguate(executors: &mut [Executor]) {
+    fn id(e: &Executor) -> (&str, &str) {
+        let info = e.executor_info.as_ref();
+        let framework = info.and_then(|i| i.framework_id.as_ref());
+        let executor = info.and_then(|i| i.executor_id.as_ref());
+        (
+            framework.and_then(|f| f.value.as_deref()).unwrap_or(""),
+            executor.and_then(|x| x.value.as_deref()).unwrap_or(""),
+        )
     }
-    for s in specs.iter_mut() {
-        if counts[&(s.framework_id.clone(), s.executor_id.clone())] > 1 {
-            if let Some(path) = &s.container_id {
-                s.executor_id = path.clone();
+    let mut counts: HashMap<(&str, &str), usize> = HashMap::new();
+    for e in executors.iter() {
+        *counts.entry(id(e)).or_default() += 1;
+    }
+    let shared: Vec<usize> = (0..executors.len())
+        .filter(|&i| counts[&id(&executors[i])] > 1)
+        .collect();
+    for i in shared {
+        let e = &mut executors[i];
+        let path = e.container_id.as_ref().and_then(|c| c.value.clone());
+        if let (Some(path), Some(info)) = (path, e.executor_info.as_mut()) {
+            // As [`ExecutorSpec::into_executor`] names an executor.
+            info.name = Some(format!("executor {path}"));
+            if let Some(x) = info.executor_id.as_mut() {
+                x.value = Some(path);
             }
         }
     }
@@ -529,7 +562,7 @@ mod tests {
 
     #[test]
     fn duplicate_names_fall_back_to_paths() {
-        let mut specs = vec![
+        let specs = vec![
             ExecutorSpec {
                 framework_id: "production".into(),
                 executor_id: "web".into(),
@@ -549,9 +582,24 @@ mod tests {
                 ..Default::default()
             },
         ];
-        disambiguate(&mut specs);
-        let ids: Vec<&str> = specs.iter().map(|s| s.executor_id.as_str()).collect();
+        let mut executors: Vec<Executor> =
+            specs.into_iter().map(ExecutorSpec::into_executor).collect();
+        disambiguate(&mut executors);
+        let info = |i: usize| executors[i].executor_info.as_ref().unwrap();
+        let ids: Vec<&str> = (0..3)
+            .map(|i| {
+                info(i)
+                    .executor_id
+                    .as_ref()
+                    .unwrap()
+                    .value
+                    .as_deref()
+                    .unwrap()
+            })
+            .collect();
         assert_eq!(ids, ["a/web", "b/web", "web"]);
+        let names: Vec<&str> = (0..3).map(|i| info(i).name.as_deref().unwrap()).collect();
+        assert_eq!(names, ["executor a/web", "executor b/web", "executor web"]);
     }
 
     #[test]

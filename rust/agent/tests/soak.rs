@@ -208,6 +208,8 @@ fn memory_state_and_log_stay_flat_under_long_churn_through_the_agents_run_loop()
         );
         decisions += report.decisions.len();
         stopped += usize::from(report.qos_stopped.is_some());
+        // As the run loop does: the next tick builds in this one's buffers.
+        agent.recycle(report);
         max_slots = max_slots
             .max(agent.qos().unwrap().registry().slot_count())
             .max(agent.estimator().unwrap().registry().slot_count());

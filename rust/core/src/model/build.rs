@@ -110,35 +110,46 @@ pub fn scalar(name: &str, value: f64, revocable: bool) -> Resource {
 /// Builds a ResourceUsage with the agent's total cpus and memory (MiB).
 pub fn usage(total_cpus: f64, total_mem_mib: f64, executors: &[ExecutorSpec]) -> ResourceUsage {
     ResourceUsage {
-        total: vec![
-            scalar("cpus", total_cpus, false),
-            scalar("mem", total_mem_mib, false),
-        ],
+        total: totals(total_cpus, total_mem_mib),
         executors: executors
             .iter()
-            .map(|e| Executor {
-                executor_info: Some(ExecutorInfo {
-                    executor_id: Some(ExecutorId {
-                        value: Some(e.executor_id.clone()),
-                    }),
-                    framework_id: Some(FrameworkId {
-                        value: Some(e.framework_id.clone()),
-                    }),
-                    name: Some(format!("executor {}", e.executor_id)),
-                    ..Default::default()
-                }),
-                allocated: vec![
-                    scalar("cpus", e.cpus, e.revocable),
-                    scalar("mem", e.mem_mib, e.revocable),
-                ],
-                statistics: e.statistics.clone(),
-                container_id: e.container_id.as_ref().map(|c| ContainerId {
-                    value: Some(c.clone()),
-                    parent: None,
-                }),
-                tasks: Vec::new(),
-            })
+            .cloned()
+            .map(ExecutorSpec::into_executor)
             .collect(),
+    }
+}
+
+/// A node's total cpus and memory (MiB), as `ResourceUsage.total`.
+pub fn totals(cpus: f64, mem_mib: f64) -> Vec<Resource> {
+    vec![scalar("cpus", cpus, false), scalar("mem", mem_mib, false)]
+}
+
+impl ExecutorSpec {
+    /// The `ResourceUsage.Executor` this spec describes (its statistics
+    /// moved, not copied).
+    pub fn into_executor(self) -> Executor {
+        Executor {
+            executor_info: Some(ExecutorInfo {
+                name: Some(format!("executor {}", self.executor_id)),
+                executor_id: Some(ExecutorId {
+                    value: Some(self.executor_id),
+                }),
+                framework_id: Some(FrameworkId {
+                    value: Some(self.framework_id),
+                }),
+                ..Default::default()
+            }),
+            allocated: vec![
+                scalar("cpus", self.cpus, self.revocable),
+                scalar("mem", self.mem_mib, self.revocable),
+            ],
+            statistics: self.statistics,
+            container_id: self.container_id.map(|c| ContainerId {
+                value: Some(c),
+                parent: None,
+            }),
+            tasks: Vec::new(),
+        }
     }
 }
 
