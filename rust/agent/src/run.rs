@@ -796,23 +796,24 @@ impl Agent {
                     .insert(name.clone(), pipeline.valve().is_open());
             }
             let names = pipeline.signals();
-            let ids: Vec<_> = names
+            let ids: Vec<(Arc<str>, _)> = names
                 .all()
                 .iter()
-                .filter_map(|n| names.lookup(n).map(|id| (n.as_str(), id)))
+                .filter_map(|n| names.lookup(n).map(|id| (Arc::from(n.as_str()), id)))
                 .collect();
             let table = pipeline.last_signals();
+            let pipeline_name: Arc<str> = Arc::from(name.as_str());
             for (row, view) in snapshot.executors.iter().enumerate().take(table.rows()) {
-                let group = groups
-                    .get(view.index)
-                    .map(Group::path_str)
-                    .unwrap_or_else(|| view.key.executor_id.clone());
+                let group: Arc<str> = match groups.get(view.index) {
+                    Some(g) => Arc::from(g.path_str()),
+                    None => Arc::from(view.key.executor_id.as_str()),
+                };
                 for (signal, id) in &ids {
                     if let Some(value) = table.get(row, *id) {
                         m.signals.push(SignalValue {
-                            pipeline: name.clone(),
+                            pipeline: pipeline_name.clone(),
                             group: group.clone(),
-                            signal: (*signal).to_owned(),
+                            signal: signal.clone(),
                             value,
                         });
                     }

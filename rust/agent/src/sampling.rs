@@ -302,18 +302,26 @@ impl Sampler {
 
     /// The group's reader, created on first sight.
     fn reader(&mut self, group: &Group) -> &mut GroupReader {
-        let selection = self.needs.selection;
-        let (layout, user_hz) = (&self.layout, self.user_hz);
-        self.readers
-            .entry(group.path.clone())
-            .or_insert_with(|| match layout.version {
+        // Looked up before inserting, so that a known group's path is not
+        // cloned every tick.
+        if !self.readers.contains_key(&group.path) {
+            let reader = match self.layout.version {
                 CgroupVersion::V1 => {
                     let parent = group.path.parent().unwrap_or(Path::new(""));
-                    let v1 = CgroupV1::new(&layout.root, parent).with_user_hz(user_hz);
-                    GroupReader::v1(&v1, &group.name, selection)
+                    let v1 = CgroupV1::new(&self.layout.root, parent).with_user_hz(self.user_hz);
+                    GroupReader::v1(&v1, &group.name, self.needs.selection)
                 }
-                _ => GroupReader::v2(&CgroupV2::new(&layout.root), &group.path, selection),
-            })
+                _ => GroupReader::v2(
+                    &CgroupV2::new(&self.layout.root),
+                    &group.path,
+                    self.needs.selection,
+                ),
+            };
+            self.readers.insert(group.path.clone(), reader);
+        }
+        self.readers
+            .get_mut(&group.path)
+            .expect("the reader was inserted above")
     }
 
     fn read(&mut self, group: &Group) -> Result<CgroupSample, ProbeError> {
