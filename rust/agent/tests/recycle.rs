@@ -4,47 +4,22 @@
 //! same samples with executor churn, missing statistics and overloads, give
 //! the same snapshot, slack, contentions and decisions on every tick.
 
+mod support;
+
 use serenity_agent::groups::{Group, GroupKind};
 use serenity_agent::sampling::Sampled;
-use serenity_agent::{Agent, AgentConfig};
 use serenity_core::model::build::{usage, ExecutorSpec};
 use std::fs;
-use std::path::{Path, PathBuf};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// An agent over an empty v1 tree under `dir` (every tick is handed its
-/// sample), with the shipped pipelines, in dry run.
-fn agent(dir: &Path) -> Agent {
-    fs::create_dir_all(dir.join("cg/cpuacct/prod")).unwrap();
-    fs::create_dir_all(dir.join("cg/cpuacct/be")).unwrap();
-    let pipelines = repo().join("pipelines");
-    let config = dir.join("agent.toml");
-    fs::write(
-        &config,
-        format!(
-            "qos = \"{}\"\nestimator = \"{}\"\n[cgroups]\nversion = \"v1\"\nroot = \"{}\"\n\
-             production = [\"prod\"]\nbest_effort = \"be\"\nperf = false\n[total]\ncpus = 8\n\
-             mem_mib = 16384\n[metrics]\nenabled = false\n",
-            pipelines.join("qos-agent.toml").display(),
-            pipelines.join("estimator.toml").display(),
-            dir.join("cg").display()
-        ),
-    )
-    .unwrap();
-    Agent::new(AgentConfig::load(&config).unwrap(), false).unwrap()
-}
+use std::path::Path;
+use support::replay_agent;
 
 /// Tick `t`: 4 production groups and 3 best-effort ones, one best-effort
 /// group replaced every 7 ticks and one production group every 200 (each
-/// lives 800, past the estimator's warm-up); every
-/// 11th group-tick without statistics; two production groups sharing an
-/// executor id (under different parents) for 5 ticks of every 50, which
-/// the snapshot rejects; production at its
-/// full allocation for 6 ticks of every 60 (an overload the QoS pipeline
-/// corrects).
+/// lives 800, past the estimator's warm-up); every 11th group-tick without
+/// statistics; two production groups sharing an executor id (under
+/// different parents) for 5 ticks of every 50, which the snapshot rejects;
+/// production at its full allocation for 6 ticks of every 60 (an overload
+/// the QoS pipeline corrects).
 fn sample(t: u64, cpu: &mut Vec<f64>) -> Sampled {
     let mut groups = Vec::new();
     for i in 0..4u64 {
@@ -110,8 +85,8 @@ fn sample(t: u64, cpu: &mut Vec<f64>) -> Sampled {
 #[test]
 fn recycled_buffers_give_the_same_ticks_as_fresh_ones() {
     let base = std::env::temp_dir().join(format!("serenity-recycle-{}", std::process::id()));
-    let mut recycling = agent(&base.join("a"));
-    let mut fresh = agent(&base.join("b"));
+    let mut recycling = replay_agent(&base.join("a"), 8, 16384);
+    let mut fresh = replay_agent(&base.join("b"), 8, 16384);
     let (mut cpu_a, mut cpu_b) = (Vec::new(), Vec::new());
     let (mut decisions, mut rejected, mut slacks) = (0, 0, 0);
     for t in 0..1200 {

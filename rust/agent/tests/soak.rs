@@ -13,13 +13,15 @@
 //! with `SERENITY_SOAK_SHOW=1` every 97th log line is printed, to see which
 //! sentences make up the rate.
 
+mod support;
+
 use serenity_agent::groups::{Group, GroupKind};
 use serenity_agent::sampling::Sampled;
-use serenity_agent::{Agent, AgentConfig};
 use serenity_core::model::build::{usage, ExecutorSpec};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use support::replay_agent;
 
 /// Counts every log record (the soak's only logger).
 struct Counter;
@@ -50,32 +52,6 @@ fn rss_kib() -> u64 {
         .and_then(|p| p.parse::<u64>().ok())
         .unwrap_or(0)
         * 4
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// An agent over an empty v1 tree in `dir` (nothing is ever read from it:
-/// every tick is handed its sample), with the shipped pipelines.
-fn agent(dir: &Path) -> Agent {
-    fs::create_dir_all(dir.join("cg/cpuacct/prod")).unwrap();
-    fs::create_dir_all(dir.join("cg/cpuacct/be")).unwrap();
-    let pipelines = repo().join("pipelines");
-    let config = dir.join("agent.toml");
-    fs::write(
-        &config,
-        format!(
-            "qos = \"{}\"\nestimator = \"{}\"\n[cgroups]\nversion = \"v1\"\nroot = \"{}\"\n\
-             production = [\"prod\"]\nbest_effort = \"be\"\nperf = false\n[total]\ncpus = 24\n\
-             mem_mib = 32768\n[metrics]\nenabled = false\n",
-            pipelines.join("qos-agent.toml").display(),
-            pipelines.join("estimator.toml").display(),
-            dir.join("cg").display()
-        ),
-    )
-    .unwrap();
-    Agent::new(AgentConfig::load(&config).unwrap(), false).unwrap()
 }
 
 fn group(kind: GroupKind, id: u64) -> Group {
@@ -189,7 +165,7 @@ fn memory_state_and_log_stay_flat_under_long_churn_through_the_agents_run_loop()
     let _ = log::set_logger(&COUNTER);
     log::set_max_level(log::LevelFilter::Info);
     let dir = std::env::temp_dir().join(format!("serenity-soak-{}", std::process::id()));
-    let mut agent = agent(&dir);
+    let mut agent = replay_agent(&dir, 24, 32768);
     let mut node = Node::new();
     let (mut windows, mut max_slots, mut logged_before) = (Vec::new(), 0usize, 0u64);
     let (mut decisions, mut stopped) = (0usize, 0usize);

@@ -461,3 +461,33 @@ pub fn logged_at(level: log::Level, needle: &str) -> Vec<String> {
         .map(|(_, m)| m)
         .collect()
 }
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// An agent over an empty v1 tree in `dir` (nothing is ever read from it:
+/// every tick is handed its sample through `tick_sampled`), with the
+/// shipped `qos-agent.toml` and `estimator.toml`, in dry run, metrics off,
+/// `cpus` and `mem_mib` as the node's totals.
+pub fn replay_agent(dir: &Path, cpus: u32, mem_mib: u32) -> serenity_agent::Agent {
+    fs::create_dir_all(dir.join("cg/cpuacct/prod")).unwrap();
+    fs::create_dir_all(dir.join("cg/cpuacct/be")).unwrap();
+    let pipelines = repo().join("pipelines");
+    let config = dir.join("agent.toml");
+    fs::write(
+        &config,
+        format!(
+            "qos = \"{}\"\nestimator = \"{}\"\n[cgroups]\nversion = \"v1\"\nroot = \"{}\"\n\
+             production = [\"prod\"]\nbest_effort = \"be\"\nperf = false\n[total]\ncpus = {cpus}\n\
+             mem_mib = {mem_mib}\n[metrics]\nenabled = false\n",
+            pipelines.join("qos-agent.toml").display(),
+            pipelines.join("estimator.toml").display(),
+            dir.join("cg").display()
+        ),
+    )
+    .unwrap();
+    let config = serenity_agent::AgentConfig::load(&config).unwrap();
+    serenity_agent::Agent::new(config, false).unwrap()
+}
