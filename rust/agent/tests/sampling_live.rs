@@ -119,6 +119,7 @@ fn live_groups_map_to_executors_with_measured_usage() {
     // the two. The counting window therefore lies between
     // `before_second - after_first` and `after_second - before_first`, and
     // the quota's bound is judged over those, not over the stamps alone.
+    let outside0 = serenity_probe::host::interrupt_and_steal_secs().unwrap();
     let before_first = Instant::now();
     let first = agent.tick();
     let after_first = Instant::now();
@@ -127,6 +128,7 @@ fn live_groups_map_to_executors_with_measured_usage() {
     let before_second = Instant::now();
     let second = agent.tick();
     let after_second = Instant::now();
+    let outside = serenity_probe::host::interrupt_and_steal_secs().unwrap() - outside0;
     assert_eq!(second.errors, 0);
     let shortest = (before_second - after_first).as_secs_f64();
     let longest = (after_second - before_first).as_secs_f64();
@@ -244,28 +246,28 @@ fn live_groups_map_to_executors_with_measured_usage() {
         let perf = stats.perf.as_ref().expect("perf statistics of web");
         let task_clock_cpus = perf.task_clock.unwrap() / 1000.0 / perf.duration.unwrap();
         eprintln!(
-            "web: task-clock {task_clock_cpus:.4} CPUs over {:.3} s",
+            "web: task-clock {task_clock_cpus:.4} CPUs over {:.3} s; node interrupt + steal {outside:.3} s",
             perf.duration.unwrap()
         );
-        // The quota caps the group at 0.5 × (longest + 0.1) / stamped CPUs
-        // over the window (a window overlaps up to one more CFS period than
-        // it spans). Per-cgroup task-clock on this kernel (Debian 12, 6.1)
-        // was seen here at 0.5864 and 0.5856 CPUs over ~2.0 s, 17–19 % above
-        // both that cap and cpuacct's 0.4933 for the same tasks and window,
-        // with no read delayed (the brackets were 2.003–2.027 s); run alone,
-        // the same counters stay within 1–3 % of cpuacct (probe's perf_live
-        // holds them to 2 % of a bracketed cpuacct). So this test, whose
-        // subject is the mapping (perf statistics on the right executor,
-        // none on the opening tick, none for a group without a perf_event
-        // group), only bounds the value: at least 95 % of the quota (a
-        // counter missing the group's CPU reads far less) and at most 1.3 ×
-        // the cap (a counter summing another busy group, or every CPU's
-        // idle time, reads far more).
-        let cap = quota_cap(longest, perf.duration.unwrap());
+        // The quota caps the group's run time at 0.5 × (longest + 0.1) /
+        // stamped CPUs over the window (a window overlaps up to one more CFS
+        // period than it spans). task-clock runs on perf's clock while the
+        // task is on a CPU, so it also counts the interrupts served and the
+        // time the host descheduled the vCPU meanwhile, which the quota and
+        // cpuacct leave out: at most the node's interrupt + steal time over
+        // the span (plus a tick per CPU of /proc/stat rounding). Seen here:
+        // 0.5864 CPUs over 2.001 s on a fresh-clone CI, and locally 0.5097 …
+        // 0.5642 with 0.04 … 0.25 s of node interrupt + steal, rising with
+        // it. Within 5% of that bound still catches a counter that misses
+        // the group's CPU or counts another group.
+        let d = perf.duration.unwrap();
+        let cpus = serenity_probe::host::online_cpus().unwrap().len() as f64;
+        let rounding = cpus / serenity_probe::host::user_hz();
+        let cap = quota_cap(longest, d) + (outside + rounding) / d;
         assert!(
-            task_clock_cpus >= 0.5 - 0.025 && task_clock_cpus <= cap * 1.3,
-            "task-clock {task_clock_cpus} CPUs outside 0.475 ..= {:.4} (1.3 × the quota's cap over the bracketed window {longest:.3} s)",
-            cap * 1.3
+            task_clock_cpus >= 0.5 - 0.025 && task_clock_cpus <= cap * 1.05,
+            "task-clock {task_clock_cpus} CPUs outside 0.475 ..= {:.4} (the quota's cap over the bracketed window {longest:.3} s, plus {outside:.3} s of node interrupt + steal, +5%)",
+            cap * 1.05
         );
         let job_stats = by_id("job").statistics.as_ref().unwrap();
         assert!(job_stats.perf.is_none(), "job has no perf_event group");
