@@ -7,7 +7,9 @@ groups); a batch queue of stress-ng jobs in a best-effort cgroup; optionally
 `serenity agent --enforce` as the controller. The `quiet` run has no
 controller and no batch queue: the same load on the same machine, the floor
 any controller is judged against (on a shared VM the service alone can miss
-a tight SLO). Per controller run it measures
+a tight SLO). Two more reference runs have no agent either: `throttled` holds
+the batch queue's group at the SLO controller's floor (a 0.05-CPU quota,
+SCHED_IDLE), `frozen` keeps it frozen. Per controller run it measures
 the fraction of 10-s windows whose p99 is over the SLO (1-s histograms of the
 load generator merged bucket by bucket into 10-s windows), the CPUs each
 party got, and how often the controller killed best-effort work.
@@ -64,6 +66,15 @@ PLACEHOLDERS = (
     "metrics_listen", "state_file", "pipelines", "cgroup_root", "work",
     "quiet_p99_ms",
 )
+# The reference runs: no agent. `quiet` runs no batch queue; `throttled` runs
+# it with the best-effort parent held where the SLO controller's revoke puts it
+# (FLOOR_CPUS of CFS quota and cpu.idle = 1, as agent-slo.toml.in's
+# [allowance] floor); `frozen` runs it with the parent frozen throughout.
+# Together they tell a floor that hurts by itself from a controller that acts
+# too late.
+REFERENCE_RUNS = ("quiet", "throttled", "frozen")
+FLOOR_CPUS = 0.05
+CONTROLLERS = ("quiet", "throttled", "frozen", "none", "cusum", "slo", "slo-dry")
 ANTAGONISTS = {
     "cpu": ["--cpu", "2"],
     "cache": ["--cache", "2"],
@@ -159,6 +170,34 @@ class Cgroups:
             path.write_text(value)
         except OSError as e:
             raise BenchError(f"cannot write {value!r} to {path}: {e}") from e
+
+    def hold(self, how: str) -> None:
+        """Holds the best-effort parent for a reference run: `throttled` (a
+        FLOOR_CPUS CFS quota and, where the kernel has it, cpu.idle = 1) or
+        `frozen` (freezer.state FROZEN, waiting until the kernel says so)."""
+        cpu = self.path("cpu", self.best_effort_parent)
+        if how == "throttled":
+            period = int((cpu / "cpu.cfs_period_us").read_text())
+            self.write(cpu / "cpu.cfs_quota_us", str(max(1000, int(FLOOR_CPUS * period))))
+            if (cpu / "cpu.idle").is_file():
+                self.write(cpu / "cpu.idle", "1")
+        elif how == "frozen":
+            state = self.path("freezer", self.best_effort_parent) / "freezer.state"
+            self.write(state, "FROZEN")
+            deadline = time.monotonic() + 5
+            while state.read_text().strip() != "FROZEN":
+                if time.monotonic() > deadline:
+                    raise BenchError(f"{state} did not reach FROZEN within 5 s "
+                                     f"({state.read_text().strip()})")
+                time.sleep(0.01)
+
+    def release(self) -> None:
+        """Undoes `hold`: no quota, cpu.idle 0, thawed."""
+        cpu = self.path("cpu", self.best_effort_parent)
+        self.write(cpu / "cpu.cfs_quota_us", "-1")
+        if (cpu / "cpu.idle").is_file():
+            self.write(cpu / "cpu.idle", "0")
+        self.write(self.path("freezer", self.best_effort_parent) / "freezer.state", "THAWED")
 
     def attach_paths(self, group: str) -> list[Path]:
         return [self.path(c, group) / "cgroup.procs" for c in self.controllers]
@@ -717,9 +756,11 @@ class Bench:
         port = free_port()
         sli_url = f"http://127.0.0.1:{port}/metrics"
         agent, agent_url = (None, None)
-        if controller not in ("none", "quiet"):
+        if controller not in ("none", *REFERENCE_RUNS):
             agent, agent_url = self.start_agent(controller, sli_url, cal["slo_ms"],
                                                 cal["quiet_p99_ms"])
+        if controller == "throttled":
+            self.cg.hold("throttled")
         lg, out = self.loadgen(controller, a.lead + a.duration + 1, port)
         time.sleep(a.lead)
         queue = BatchQueue(self.procs, self.cg, self.work, a.stress_ng,
@@ -730,6 +771,8 @@ class Bench:
         main_start = time.time()
         if batch:
             queue.begin()
+        if controller == "frozen":
+            self.cg.hold("frozen")
         deadline = time.monotonic() + a.duration
         while time.monotonic() < deadline:
             if batch:
@@ -750,6 +793,8 @@ class Bench:
             except OSError as e:
                 log(f"could not scrape the agent's metrics at {agent_url}: {e}")
             agent.stop(grace=10)
+        if controller in ("throttled", "frozen"):
+            self.cg.release()
         queue.end()
         self.wait_loadgen(lg, 10)
         windows, summary = read_windows(out)
@@ -863,9 +908,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--serenity", help="the serenity binary (for --controllers cusum, slo)")
     ap.add_argument("--loadgen", required=True, help="the serenity-loadgen binary")
     ap.add_argument("--controllers", "--controller", default="none",
-                    help="comma-separated runs: quiet (no antagonist: the floor), none, "
-                         "cusum, slo, slo-dry (the SLO agent without --enforce: its cost "
-                         "without its actions) (default none)")
+                    help="comma-separated runs: quiet (no antagonist: the floor), "
+                         "throttled (the antagonist held at the SLO controller's floor, "
+                         "0.05 CPU and SCHED_IDLE, no agent), frozen (the antagonist frozen, "
+                         "no agent), none, cusum, slo, slo-dry (the SLO agent without "
+                         "--enforce: its cost without its actions) (default none)")
     ap.add_argument("--antagonist", default="cpu",
                     help="cpu (stress-ng --cpu 2), cache (--cache 2), stream (--stream 1), "
                          "mix (thirds of cpu, cache, stream) or kind:offset,... (default cpu)")
@@ -906,12 +953,11 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --rounds must be at least 1", file=sys.stderr)
         return 2
     for c in controllers:
-        if c not in ("quiet", "none", "cusum", "slo", "slo-dry"):
-            print(f"error: --controllers: unknown controller {c!r} (quiet, none, cusum, slo, "
-                  f"slo-dry)",
+        if c not in CONTROLLERS:
+            print(f"error: --controllers: unknown controller {c!r} ({', '.join(CONTROLLERS)})",
                   file=sys.stderr)
             return 2
-    if any(c not in ("none", "quiet") for c in controllers) and not args.serenity:
+    if any(c not in ("none", *REFERENCE_RUNS) for c in controllers) and not args.serenity:
         print("error: --serenity is needed for the cusum and slo controllers", file=sys.stderr)
         return 2
     if "slo" in controllers or "slo-dry" in controllers:
@@ -921,7 +967,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     # A template with an unknown placeholder fails now, not after calibration.
     for c in controllers:
-        if c in ("none", "quiet"):
+        if c in ("none", *REFERENCE_RUNS):
             continue
         c = "slo" if c == "slo-dry" else c
         t = Path(args.template) if c == "slo" and args.template else HERE / f"agent-{c}.toml.in"

@@ -113,6 +113,18 @@ class AggregateTest(unittest.TestCase):
         self.assertEqual(none["windows_total"], 1)
 
 
+class ReferenceRunTest(unittest.TestCase):
+    def test_the_throttled_run_holds_best_effort_where_the_slo_controller_revokes_it(self):
+        # The reference is only a reference if it is the shipped bench
+        # agent's floor: the same quota, and SCHED_IDLE as that agent sets.
+        text = (cl.HERE / "agent-slo.toml.in").read_text()
+        allowance = text[text.index("[allowance]"):]
+        floor = float(allowance.split("cpus_floor =")[1].split()[0])
+        self.assertEqual(floor, cl.FLOOR_CPUS)
+        self.assertIn("cpu_idle = true", allowance)
+        self.assertTrue(set(cl.REFERENCE_RUNS) <= set(cl.CONTROLLERS))
+
+
 class ScrapeTest(unittest.TestCase):
     def test_kill_corrections_are_read_from_the_agent_metrics(self):
         text = ('# TYPE serenity_corrections_total counter\n'
