@@ -320,21 +320,6 @@ pub fn load_trace(text: &str) -> Result<(TraceFormat, Vec<ResourceUsage>), Decod
     struct Fixture {
         resource_usage: Vec<Record>,
     }
-    let to_err = |(path, e): (String, serde_json::Error)| {
-        // "resource_usage[3].executors..." -> record 3
-        let record = path
-            .strip_prefix("resource_usage[")
-            .and_then(|r| r.split(']').next())
-            .and_then(|n| n.parse().ok());
-        let message = json_message(&e);
-        DecodeError {
-            record,
-            line: (e.line() > 0).then(|| e.line()),
-            column: column_of(&e, &message),
-            path,
-            ..DecodeError::new(message)
-        }
-    };
     // The layout is known from the first key; a document that does not parse
     // is reported by the single-record reader (which names wrong shapes).
     let is_fixture = matches!(
@@ -342,13 +327,13 @@ pub fn load_trace(text: &str) -> Result<(TraceFormat, Vec<ResourceUsage>), Decod
         Ok(serde_json::Value::Object(ref map)) if map.contains_key("resource_usage")
     );
     if is_fixture {
-        let f: Fixture = parse(text).map_err(to_err)?;
+        let f: Fixture = parse(text).map_err(document_error)?;
         Ok((
             TraceFormat::Fixture,
             f.resource_usage.into_iter().map(|r| r.0).collect(),
         ))
     } else {
-        let Record(u) = parse(text).map_err(to_err)?;
+        let Record(u) = parse(text).map_err(document_error)?;
         Ok((TraceFormat::Single, vec![u]))
     }
 }
