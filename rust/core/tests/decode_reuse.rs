@@ -5,6 +5,8 @@
 //! shipped pipeline, on random, mutated, hostile (the fuzz corpus) and
 //! recorded input.
 
+mod support;
+
 use proptest::prelude::*;
 use prost::Message;
 use serenity_core::model::build::{synthetic_node, usage, ExecutorSpec};
@@ -14,6 +16,7 @@ use serenity_core::{
     Snapshot,
 };
 use std::path::{Path, PathBuf};
+use support::shipped_pipelines;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -317,26 +320,6 @@ proptest! {
     }
 }
 
-fn shipped() -> Vec<(String, String)> {
-    let dir = root().join("pipelines");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .map(|p| {
-            (
-                p.display().to_string(),
-                std::fs::read_to_string(&p).unwrap(),
-            )
-        })
-        .collect()
-}
-
 fn build(name: &str, text: &str) -> Option<Pipeline> {
     // Pipelines with `[[sli]]` tables start fetchers: not for this test.
     if text.contains("[[sli]]") {
@@ -368,7 +351,7 @@ fn every_shipped_pipeline_decides_the_same_on_both_decode_paths() {
     ticks.extend(trace.iter().map(|u| u.encode_to_vec()));
 
     let mut compared = 0;
-    for (name, text) in shipped() {
+    for (name, text) in shipped_pipelines() {
         let (Some(mut old), Some(mut new)) = (build(&name, &text), build(&name, &text)) else {
             continue;
         };

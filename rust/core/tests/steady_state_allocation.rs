@@ -2,11 +2,14 @@
 //! pipeline runs 300 ticks over the same executors after a warm-up, and the
 //! live heap (counted by a wrapping global allocator) must not grow.
 
+mod support;
+
 use serenity_core::model::build::{usage, ExecutorSpec};
 use serenity_core::{build_pipeline, BuildOptions, Pipeline, Snapshot, ValveControl};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Arc;
+use support::shipped_pipelines;
 
 struct Counting;
 static LIVE: AtomicIsize = AtomicIsize::new(0);
@@ -27,27 +30,6 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static A: Counting = Counting;
-
-/// Every shipped pipeline file: (path, text).
-fn shipped() -> Vec<(String, String)> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../pipelines");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .map(|p| {
-            (
-                p.display().to_string(),
-                std::fs::read_to_string(&p).unwrap(),
-            )
-        })
-        .collect()
-}
 
 /// 400 ticks of a 50-executor node (one in four best-effort) with CPU, perf
 /// and memory statistics; usage varies so smoothing and detectors work.
@@ -80,7 +62,7 @@ fn heap_growth(mut p: Pipeline, snaps: &[Snapshot]) -> isize {
 
 #[test]
 fn live_heap_does_not_grow_across_steady_state_ticks() {
-    let pipelines = shipped();
+    let pipelines = shipped_pipelines();
     assert!(pipelines.len() >= 2, "expected the shipped pipelines");
     let snaps = snapshots();
     for (name, text) in pipelines {

@@ -10,10 +10,10 @@ use std::thread;
 use std::time::Duration;
 
 use serenity_probe::{
-    cgroup_mounts, discover_v2, host, perf_event_mount, CgroupPerfCounters, CgroupV2, EventSupport,
+    cgroup_mounts, discover_v2, perf_event_mount, CgroupPerfCounters, CgroupV2, EventSupport,
     PerfEvent,
 };
-use support::{attach, serial, skip, spawn_busy, Groups};
+use support::{attach, outside_by, serial, skip, spawn_busy, BeyondRunTime, Groups};
 
 /// The unified hierarchy's mount point, or a SKIP line.
 fn unified_root(test: &str) -> Option<PathBuf> {
@@ -187,27 +187,19 @@ fn perf_task_clock_of_a_v2_group_matches_its_usage() {
     attach(&group, busy.pid());
     busy.release();
     thread::sleep(Duration::from_millis(300));
-    let outside0 = host::interrupt_and_steal_secs().expect("read /proc/stat");
+    let beyond = BeyondRunTime::start();
     let r0 = counters.read().expect("read perf");
     let u0 = reader.read(&group).expect("read").cpu_usage_secs.unwrap();
     thread::sleep(Duration::from_secs(1));
     let r1 = counters.read().expect("read perf");
     let u1 = reader.read(&group).expect("read").cpu_usage_secs.unwrap();
-    let outside = host::interrupt_and_steal_secs().expect("read /proc/stat") - outside0;
+    let (outside, extra) = beyond.secs();
     let task_clock = r1.interval_since(&r0).task_clock_secs().unwrap();
     let usage = u1 - u0;
     // As in perf_live: task-clock also counts the interrupts and the host's
     // steal while the task ran, at most the node's over the span (plus a
     // tick per CPU of /proc/stat rounding), which usage_usec leaves out.
-    let ticks = host::online_cpus().expect("online CPUs").len() as f64 / host::user_hz();
-    let hi = usage + outside + ticks;
-    let relative = if task_clock < usage {
-        (usage - task_clock) / usage
-    } else if task_clock > hi {
-        (task_clock - hi) / hi
-    } else {
-        0.0
-    };
+    let relative = outside_by(task_clock, usage, usage + extra);
     eprintln!(
         "v2 group: task-clock {task_clock:.6} s, usage_usec {usage:.6} s, node interrupt + \
          steal {outside:.3} s, outside by {:.3}%",

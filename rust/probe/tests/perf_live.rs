@@ -11,9 +11,12 @@ use std::thread;
 use std::time::Duration;
 
 use serenity_probe::{
-    host, CgroupPerfCounters, CgroupV1, EventSupport, PerfEvent, PerfSampler, ProbeError,
+    CgroupPerfCounters, CgroupV1, EventSupport, PerfEvent, PerfSampler, ProbeError,
 };
-use support::{attach, serial, skip, skip_part, spawn_busy, write, Busy, Groups, PerfMount};
+use support::{
+    attach, outside_by, serial, skip, skip_part, spawn_busy, write, BeyondRunTime, Busy, Groups,
+    PerfMount,
+};
 
 const ROOT: &str = "/sys/fs/cgroup";
 
@@ -160,7 +163,7 @@ fn perf_task_clock_matches_cpuacct_usage_of_the_same_group() {
     // which cpuacct (the scheduler's run time) leaves out. A fresh-clone CI
     // on a shared VM measured task-clock 1.0477 s against cpuacct 1.0001 s
     // (4.8 %) over 2 s.
-    let outside0 = host::interrupt_and_steal_secs().expect("read /proc/stat");
+    let beyond = BeyondRunTime::start();
     let u0a = container.cpuacct_usage_secs();
     let r0 = counters.read().expect("read perf");
     let u0b = container.cpuacct_usage_secs();
@@ -168,21 +171,13 @@ fn perf_task_clock_matches_cpuacct_usage_of_the_same_group() {
     let u1a = container.cpuacct_usage_secs();
     let r1 = counters.read().expect("read perf");
     let u1b = container.cpuacct_usage_secs();
-    let outside = host::interrupt_and_steal_secs().expect("read /proc/stat") - outside0;
+    let (outside, extra) = beyond.secs();
 
     let interval = r1.interval_since(&r0);
     let task_clock = interval.task_clock_secs().expect("task-clock counted");
-    // /proc/stat counts in ticks: one more per CPU for the rounding.
-    let ticks = 1.0 / host::user_hz() * host::online_cpus().expect("online CPUs").len() as f64;
-    let (lo, hi) = (u1a - u0b, u1b - u0a + outside + ticks);
+    let (lo, hi) = (u1a - u0b, u1b - u0a + extra);
     let cpuacct = lo;
-    let relative = if task_clock < lo {
-        (lo - task_clock) / lo
-    } else if task_clock > hi {
-        (task_clock - hi) / hi
-    } else {
-        0.0
-    };
+    let relative = outside_by(task_clock, lo, hi);
     eprintln!(
         "over {:.3} s: task-clock {task_clock:.6} s, cpuacct.usage {lo:.6}..{:.6} s, node \
          interrupt + steal {outside:.3} s, outside by {:.3}%",
@@ -235,13 +230,12 @@ fn perf_sampler_yields_consecutive_intervals() {
     let mut sampler = PerfSampler::open(&container.perf_dir).expect("open sampler");
     container.start();
     thread::sleep(Duration::from_millis(500));
-    let outside0 = host::interrupt_and_steal_secs().expect("read /proc/stat");
+    let beyond = BeyondRunTime::start();
     let first = sampler.sample().expect("first interval");
     thread::sleep(Duration::from_millis(500));
     let second = sampler.sample().expect("second interval");
-    let ticks = host::online_cpus().expect("online CPUs").len() as f64 / host::user_hz();
     // What task-clock may count beyond run time (see the test above).
-    let outside = host::interrupt_and_steal_secs().expect("read /proc/stat") - outside0 + ticks;
+    let (_, outside) = beyond.secs();
     assert!(
         (second.timestamp - (first.timestamp + first.duration_secs)).abs() < 1e-9,
         "the second interval starts where the first ended"

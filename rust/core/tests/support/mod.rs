@@ -302,3 +302,24 @@ pub fn assert_close(actual: f64, expected: f64, tolerance: f64) {
         "expected {expected} ± {tolerance}, got {actual}"
     );
 }
+
+/// Every shipped pipeline file, sorted by path: (path, text).
+pub fn shipped_pipelines() -> Vec<(String, String)> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../pipelines");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            (
+                p.display().to_string(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
+        .collect()
+}

@@ -253,3 +253,42 @@ fn perf_event_cgroup_count() -> Option<u64> {
         }
     })
 }
+
+/// What a per-cgroup task-clock counter may count beyond run time from the
+/// moment [`BeyondRunTime::start`] is called: the node's interrupt and
+/// steal time (`host::interrupt_and_steal_secs`, all CPUs: an upper bound of
+/// one task's share), plus a `/proc/stat` tick per CPU for its rounding.
+pub struct BeyondRunTime {
+    at_start: f64,
+}
+
+impl BeyondRunTime {
+    /// Starts the window.
+    pub fn start() -> BeyondRunTime {
+        BeyondRunTime {
+            at_start: serenity_probe::host::interrupt_and_steal_secs().expect("read /proc/stat"),
+        }
+    }
+
+    /// `(interrupt + steal seconds so far, the same plus the rounding)`.
+    pub fn secs(&self) -> (f64, f64) {
+        let outside = serenity_probe::host::interrupt_and_steal_secs().expect("read /proc/stat")
+            - self.at_start;
+        let cpus = serenity_probe::host::online_cpus()
+            .expect("online CPUs")
+            .len() as f64;
+        (outside, outside + cpus / serenity_probe::host::user_hz())
+    }
+}
+
+/// How far `value` lies outside `lo ..= hi`, relative to the bound it
+/// passes; 0 inside.
+pub fn outside_by(value: f64, lo: f64, hi: f64) -> f64 {
+    if value < lo {
+        (lo - value) / lo
+    } else if value > hi {
+        (value - hi) / hi
+    } else {
+        0.0
+    }
+}
